@@ -1,0 +1,3 @@
+from ming_edit.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Numerical conformance against fixture sets in the shared/golden format."""

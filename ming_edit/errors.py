@@ -1,0 +1,31 @@
+"""User-facing errors: each one renders as a single line and a non-zero exit code."""
+
+from __future__ import annotations
+
+
+class MingEditError(Exception):
+    """An error the user can meet and fix; the CLI prints ``str(err)`` as one line."""
+
+    exit_code: int = 1
+
+
+class UsageError(MingEditError):
+    """Bad arguments or an instruction the tool does not understand."""
+
+    exit_code = 2
+
+
+class AudioError(MingEditError):
+    """Input audio that cannot be read or processed (missing, corrupt, silent, NaN...)."""
+
+
+class ModelNeededError(MingEditError):
+    """The request needs model weights that were not provided."""
+
+    exit_code = 3
+
+
+class CheckpointError(MingEditError):
+    """A checkpoint directory that is missing, incomplete, corrupt or of the wrong kind."""
+
+    exit_code = 3
