@@ -1,25 +1,38 @@
-"""Checkpoint directory -> ready component modules (MINIMAL FIRST VERSION; to be hardened).
+"""Checkpoint directory -> ready component modules (meta init, streamed safetensors, per-task subsets).
 
 Contract for every component class registered in COMPONENTS:
   * ``Cls(config: MingConfig)`` builds it; the loader calls this under ``torch.device("meta")``.
   * its ``state_dict()`` keys, prefixed with the registered checkpoint prefix, are checkpoint keys.
   * if it has non-persistent buffers (rope tables...), it defines ``materialize_buffers(device)``
     which the loader calls after the weights are in place.
+
+Loading: config.json -> MingConfig; every component the checkpoint provides is built on the meta
+device (no memory, no random init) to learn which keys exist and their shapes; the checkpoint keys
+are validated against that (missing / unexpected / mis-shaped, each one CheckpointError line); then
+each shard is opened once and only the keys of the requested components are read, straight to the
+target device and dtype. Parameters take ``dtype``; persistent buffers (ISTFT window, DiT inv_freq)
+keep the dtype the component declares for them. A CPU float32 load of a float32 checkpoint keeps the
+memory-mapped tensors safetensors returns (no copy: pages come in on first use). Never unpickles.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
 from ming_edit.errors import CheckpointError
 from ming_edit.model.config import MingConfig, read_config
+
+SINGLE_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
 
 # name -> (import path "module:Class", checkpoint prefix in a full Ming-UniAudio checkpoint)
 COMPONENTS: dict[str, tuple[str, str]] = {
@@ -37,12 +50,126 @@ TASK_COMPONENTS: dict[str, tuple[str, ...]] = {
     "asr": ("audio_encoder", "semantic", "projector", "llm"),
     "tts": tuple(COMPONENTS),
     "edit": tuple(COMPONENTS),
-    "all": tuple(COMPONENTS),
+    "all": tuple(COMPONENTS),  # every component the checkpoint provides (see resolve_components)
     "tokenizer": ("audio_encoder", "semantic", "audio_decoder"),
 }
+# Components a task may go without when the checkpoint lacks them (MingTok-Audio without semantic module).
+OPTIONAL_FOR_TASK: dict[str, frozenset[str]] = {"tokenizer": frozenset({"semantic"})}
+# Components that make a checkpoint "the full model" (absent from MingTok-Audio tokenizer checkpoints).
+LLM_SIDE = frozenset({"projector", "llm", "flow_head", "stop_head"})
+# Components whose tasks need the text tokenizer.
+NEEDS_TEXT_TOKENIZER = frozenset({"llm"})
+
+FULL_MODEL_HINT = (
+    "this is a MingTok-Audio tokenizer checkpoint; speak/transcribe/edit need "
+    "inclusionAI/Ming-UniAudio-16B-A3B (edit: inclusionAI/Ming-UniAudio-16B-A3B-Edit)"
+)
+
+# Keys upstream checkpoints carry but inference never reads; accepted when no component claims them.
+# Written relative to the audio prefix ("audio." in a full checkpoint, "" in MingTok-Audio).
+UNUSED_AUDIO_KEYS = (
+    r"encoder\.norm\.(weight|bias)",  # Encoder.norm (LayerNorm) is defined but never applied
+    r"decoder\.fc3\.(weight|bias)",  # semantic -> decoder projection, used only in training
+    r"(encoder\.encoder|decoder\.decoder)\.embed_tokens\.weight",  # Qwen2 vocab-1 table, inputs_embeds used
+)
+UNUSED_LLM_KEYS = (
+    r"model\.model\.layers\.\d+\.mlp\.image_gate\.weight",  # image router of multi_gate; no images here
+)
+
+
+def few(items: list[str], n: int = 4) -> str:
+    """The first ``n`` items, then how many more (one-line error messages)."""
+    shown = ", ".join(items[:n])
+    return shown + (f" (+{len(items) - n} more)" if len(items) > n else "")
+
+
+class Shard:
+    """One open safetensors file; SafetensorError becomes CheckpointError naming the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._handle = safe_open(str(path), framework="pt")
+        except SafetensorError as err:
+            raise CheckpointError(f"{path}: corrupt safetensors file ({err})") from None
+        except OSError as err:
+            raise CheckpointError(f"{path}: cannot open ({err.strerror or err})") from None
+
+    def keys(self) -> list[str]:
+        return list(self._handle.keys())
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        try:
+            return tuple(self._handle.get_slice(key).get_shape())
+        except SafetensorError:
+            raise CheckpointError(f"{self.path}: the index lists {key} in this shard, but it is not there") from None
+
+    def read(self, key: str) -> torch.Tensor:
+        try:
+            return self._handle.get_tensor(key)
+        except SafetensorError as err:
+            raise CheckpointError(f"{self.path}: cannot read {key} ({err})") from None
+
+    def close(self) -> None:
+        self._handle = None  # drops the mmap; tensors already read keep their own mapping
+
+
+class CheckpointFiles:
+    """Where each checkpoint key lives: model.safetensors, or shards named by the index file."""
+
+    def __init__(self, root: Path, key_to_file: dict[str, Path], opened: dict[Path, Shard] | None = None) -> None:
+        self.root = root
+        self.key_to_file = key_to_file
+        self._open = dict(opened or {})
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.key_to_file)
+
+    @classmethod
+    def discover(cls, root: Path) -> "CheckpointFiles":
+        index = root / INDEX_FILE
+        if index.is_file():
+            try:
+                weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+                key_to_file = {str(k): root / str(v) for k, v in weight_map.items()}
+            except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
+                raise CheckpointError(f"{index}: unreadable shard index ({type(err).__name__}: {err})") from None
+            missing = sorted({p.name for p in key_to_file.values() if not p.is_file()})
+            if missing:
+                raise CheckpointError(f"{root}: shard files named by {INDEX_FILE} are missing: {few(missing)}")
+            return cls(root, key_to_file)
+        single = root / SINGLE_FILE
+        if single.is_file():
+            shard = Shard(single)
+            return cls(root, {k: single for k in shard.keys()}, {single: shard})
+        if any(root.glob("*.bin")) or any(root.glob("*.pt")):
+            raise CheckpointError(f"{root}: only safetensors weights are supported (found pickle .bin/.pt files)")
+        raise CheckpointError(f"{root}: no {SINGLE_FILE} or {INDEX_FILE}")
+
+    def shard(self, path: Path) -> Shard:
+        """The open shard at ``path`` (each file is opened at most once)."""
+        if path not in self._open:
+            self._open[path] = Shard(path)
+        return self._open[path]
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        return self.shard(self.key_to_file[key]).shape(key)
+
+    def group_by_shard(self, keys: Iterable[str]) -> dict[Path, list[str]]:
+        groups: dict[Path, list[str]] = {}
+        for key in keys:
+            groups.setdefault(self.key_to_file[key], []).append(key)
+        return dict(sorted(groups.items()))
+
+    def release(self, path: Path) -> None:
+        shard = self._open.pop(path, None)
+        if shard is not None:
+            shard.close()
 
 
 def component_class(name: str) -> type[torch.nn.Module]:
+    """The class registered for component ``name`` (imported on demand)."""
     module_name, cls_name = COMPONENTS[name][0].split(":")
     return getattr(importlib.import_module(module_name), cls_name)
 
@@ -65,52 +192,192 @@ class ModelStack:
     text_tokenizer: Any = None
     loaded: tuple[str, ...] = field(default_factory=tuple)
 
+    def require(self, name: str) -> Any:
+        """Component ``name``, or CheckpointError if it was not loaded."""
+        module = getattr(self, name, None)
+        if module is None:
+            raise CheckpointError(f"{self.path}: component {name!r} is not loaded (loaded: {', '.join(self.loaded)})")
+        return module
 
-def _weight_files(ckpt: Path) -> dict[str, Path]:
-    """checkpoint key -> safetensors file holding it."""
-    index = ckpt / "model.safetensors.index.json"
-    if index.is_file():
-        weight_map = json.loads(index.read_text())["weight_map"]
-        return {k: ckpt / v for k, v in weight_map.items()}
-    single = ckpt / "model.safetensors"
-    if not single.is_file():
-        raise CheckpointError(f"{ckpt}: no model.safetensors or model.safetensors.index.json")
-    with safe_open(str(single), framework="pt") as f:
-        return {k: single for k in f.keys()}
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on accelerators (upstream runs bf16 there), fp32 on CPU."""
+    return torch.float32 if device.type == "cpu" else torch.bfloat16
+
+
+def prefix_for(name: str, config: MingConfig) -> str:
+    """Checkpoint prefix of a component; MingTok-Audio checkpoints have no leading "audio."."""
+    prefix = COMPONENTS[name][1]
+    if config.kind == "audio_vae" and prefix.startswith("audio."):
+        return prefix[len("audio."):]
+    return prefix
+
+
+def available_components(config: MingConfig) -> tuple[str, ...]:
+    """Components this checkpoint kind provides."""
+    if config.kind == "bailingmm":
+        return tuple(COMPONENTS)
+    names = ["audio_encoder", "audio_decoder"]
+    if config.audio.semantic_n_state is not None:
+        names.insert(1, "semantic")
+    return tuple(n for n in COMPONENTS if n in names)
+
+
+def resolve_components(config: MingConfig, components: str | Iterable[str], ckpt: Path) -> tuple[str, ...]:
+    """Task name or component names -> the components to load, validated against the checkpoint."""
+    available = available_components(config)
+    if components == "all":
+        return available
+    if isinstance(components, str):
+        if components not in TASK_COMPONENTS:
+            raise ValueError(f"unknown task {components!r}; known: {', '.join(TASK_COMPONENTS)}")
+        names, optional = TASK_COMPONENTS[components], OPTIONAL_FOR_TASK.get(components, frozenset())
+    else:
+        names, optional = tuple(components), frozenset()
+    unknown = [n for n in names if n not in COMPONENTS]
+    if unknown:
+        raise ValueError(f"unknown components {unknown}; known: {', '.join(COMPONENTS)}")
+    absent = [n for n in names if n not in available and n not in optional]
+    if absent:
+        if config.kind == "audio_vae" and LLM_SIDE.intersection(absent):
+            raise CheckpointError(f"{ckpt}: {FULL_MODEL_HINT}")
+        raise CheckpointError(f"{ckpt}: this checkpoint has no {', '.join(absent)} (config.json)")
+    return tuple(n for n in names if n in available)
+
+
+def _unused_patterns(config: MingConfig) -> re.Pattern[str]:
+    audio = "" if config.kind == "audio_vae" else "audio\\."
+    parts = [audio + p for p in UNUSED_AUDIO_KEYS]
+    if config.kind == "bailingmm":
+        parts += list(UNUSED_LLM_KEYS)
+    return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+def _build_on_meta(name: str, config: MingConfig) -> torch.nn.Module:
+    with torch.device("meta"):
+        return component_class(name)(config)
+
+
+def _expected_tensors(modules: dict[str, torch.nn.Module], config: MingConfig) -> dict[str, dict[str, torch.Tensor]]:
+    """component -> {checkpoint key: meta tensor} (shape, dtype, and whether it is a buffer)."""
+    out = {}
+    for name, module in modules.items():
+        prefix = prefix_for(name, config)
+        out[name] = {prefix + k: v for k, v in module.state_dict(keep_vars=True).items()}
+    return out
+
+
+def _tied_aliases(config: MingConfig, present: set[str]) -> dict[str, str]:
+    """Keys a checkpoint may omit because they are tied to another key (HF drops tied lm_head)."""
+    if config.llm is not None and config.llm.tie_word_embeddings:
+        if "model.lm_head.weight" not in present and "model.model.word_embeddings.weight" in present:
+            return {"model.lm_head.weight": "model.model.word_embeddings.weight"}
+    return {}
+
+
+def _validate_keys(files: CheckpointFiles, config: MingConfig, expected: dict[str, dict[str, torch.Tensor]],
+                   wanted: tuple[str, ...], aliases: dict[str, str], strict: bool) -> None:
+    present = set(files.keys)
+    claimed = {k for per in expected.values() for k in per}
+    unexpected = sorted(k for k in present - claimed if not _unused_patterns(config).fullmatch(k))
+    if unexpected:
+        message = f"{files.root}: {len(unexpected)} unexpected keys no component uses: {few(unexpected)}"
+        if strict:
+            raise CheckpointError(message)
+        warnings.warn(message, stacklevel=3)
+    needed = {k for name in wanted for k in expected[name]}
+    missing = sorted(k for k in needed if k not in present and aliases.get(k) not in present)
+    if missing:
+        raise CheckpointError(f"{files.root}: {len(missing)} missing keys: {few(missing)}")
+
+
+def _target_dtype(meta: torch.Tensor, stored: torch.dtype, dtype: torch.dtype) -> torch.dtype:
+    if not stored.is_floating_point:
+        return stored
+    if isinstance(meta, torch.nn.Parameter):
+        return dtype
+    return meta.dtype if meta.dtype.is_floating_point else stored
+
+
+def _stream(files: CheckpointFiles, wanted_keys: dict[str, torch.Tensor], aliases: dict[str, str],
+            device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Read every wanted key once, shard by shard, onto ``device``; returns key -> tensor."""
+    source_of = {k: aliases.get(k, k) for k in wanted_keys}
+    sources = sorted(set(source_of.values()))
+    # Shapes from the headers first, so a bad shape fails before any data is read.
+    bad = []
+    for key in wanted_keys:
+        shape = files.shape(source_of[key])
+        if tuple(shape) != tuple(wanted_keys[key].shape):
+            bad.append(f"{key} {tuple(shape)} (expected {tuple(wanted_keys[key].shape)})")
+    if bad:
+        raise CheckpointError(f"{files.root}: {len(bad)} keys have the wrong shape: {few(bad)}")
+    by_source: dict[str, torch.Tensor] = {}
+    first_user = {}
+    for key, source in source_of.items():
+        first_user.setdefault(source, key)
+    for path, keys in files.group_by_shard(sources).items():
+        shard = files.shard(path)
+        for key in keys:
+            stored = shard.read(key)
+            target = _target_dtype(wanted_keys[first_user[key]], stored.dtype, dtype)
+            # .to() returns the same (mmap-backed) tensor when nothing changes: no copy on CPU fp32.
+            by_source[key] = stored.to(device=device, dtype=target)
+            del stored
+        files.release(path)  # free this shard's mapping before reading the next one
+    return {k: (by_source[s].clone() if s != k else by_source[s]) for k, s in source_of.items()}
+
+
+def _finish(module: torch.nn.Module, state: dict[str, torch.Tensor], device: torch.device, name: str) -> None:
+    module.load_state_dict(state, strict=True, assign=True)
+    if hasattr(module, "materialize_buffers"):
+        module.materialize_buffers(device)
+    left = [n for n, t in [*module.named_parameters(), *module.named_buffers()] if t.is_meta]
+    if left:  # a component bug, not a user error
+        raise RuntimeError(f"{name}: tensors still on the meta device after loading: {few(left)}")
+    module.requires_grad_(False)
+    module.eval()
 
 
 def load_stack(
     path: str | Path,
-    components: tuple[str, ...] | str = "all",
+    components: str | Iterable[str] = "all",
     device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
+    strict: bool = True,
 ) -> ModelStack:
+    """Load a Ming-UniAudio (or MingTok-Audio) checkpoint directory.
+
+    ``components``: "all" (every component the checkpoint has), a task name of TASK_COMPONENTS
+    ("asr", "tts", "edit", "tokenizer") or component names. ``dtype`` defaults to bf16 on CUDA and
+    fp32 on CPU. ``strict=False`` turns unexpected checkpoint keys into a warning. Raises
+    CheckpointError with one line naming what is wrong and the checkpoint path.
+    """
     ckpt = Path(path)
+    if not ckpt.exists():
+        raise CheckpointError(f"{ckpt}: checkpoint directory does not exist")
+    if not ckpt.is_dir():
+        raise CheckpointError(f"{ckpt}: not a directory (pass the checkpoint directory)")
     config = read_config(ckpt)
-    names = TASK_COMPONENTS[components] if isinstance(components, str) else tuple(components)
-    prefix_base = "" if config.kind == "bailingmm" else "audio."
-    key_files = _weight_files(ckpt)
-    stack = ModelStack(path=ckpt, config=config, device=torch.device(device), dtype=dtype, loaded=names)
+    names = resolve_components(config, components, ckpt)
+    device = torch.device(device)
+    dtype = dtype or default_dtype(device)
+    files = CheckpointFiles.discover(ckpt)
+    modules = {n: _build_on_meta(n, config) for n in available_components(config)}
+    expected = _expected_tensors(modules, config)
+    aliases = _tied_aliases(config, set(files.keys))
+    _validate_keys(files, config, expected, names, aliases, strict)
+
+    wanted = {k: t for n in names for k, t in expected[n].items()}
+    tensors = _stream(files, wanted, aliases, device, dtype)
+    stack = ModelStack(path=ckpt, config=config, device=device, dtype=dtype, loaded=names)
     for name in names:
-        cls = component_class(name)
-        prefix = COMPONENTS[name][1]
-        if prefix_base:  # standalone MingTok-Audio: keys have no "audio." prefix
-            prefix = prefix[len(prefix_base):]
-        with torch.device("meta"):
-            module = cls(config)
-        state = {}
-        for key, ref in module.state_dict().items():
-            full = prefix + key
-            if full not in key_files:
-                raise CheckpointError(f"{ckpt}: missing key {full}")
-            with safe_open(str(key_files[full]), framework="pt") as f:
-                t = f.get_tensor(full)
-            if tuple(t.shape) != tuple(ref.shape):
-                raise CheckpointError(f"{ckpt}: {full} has shape {tuple(t.shape)}, expected {tuple(ref.shape)}")
-            state[key] = t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype)
-        module.load_state_dict(state, assign=True)
-        if hasattr(module, "materialize_buffers"):
-            module.materialize_buffers(torch.device(device))
-        module.eval()
-        setattr(stack, name, module)
+        prefix = prefix_for(name, config)
+        state = {k[len(prefix):]: tensors[k] for k in expected[name]}
+        _finish(modules[name], state, device, name)
+        setattr(stack, name, modules[name])
+    if NEEDS_TEXT_TOKENIZER.intersection(names):
+        from ming_edit.model.text_tokenizer import TextTokenizer
+
+        stack.text_tokenizer = TextTokenizer.from_dir(ckpt)
     return stack
