@@ -26,6 +26,7 @@ EXTENSION_FORMATS = {
     ".w64": "W64", ".rf64": "RF64",
 }
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+LOSSY_SUBTYPES = ("VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III")
 CLIP_CEILING_DB = -0.1
 
 
@@ -147,9 +148,12 @@ def choose_subtype(fmt: str, source: AudioInfo, requested: str | None = None) ->
             allowed = ", ".join(sf.available_subtypes(fmt))
             raise UsageError(f"{fmt} files cannot hold {subtype} samples; choose one of {allowed}")
         return subtype
-    candidates = [source.subtype]
+    lossy = source.subtype in LOSSY_SUBTYPES
+    candidates = [] if lossy and fmt != source.format else [source.subtype]
     if source.subtype in FLOAT_SUBTYPES + ("PCM_32", "PCM_24"):
         candidates.append("PCM_24")
+    if source.subtype in ("PCM_S8", "PCM_U8"):  # WAV stores 8-bit unsigned, FLAC/AIFF signed
+        candidates += ["PCM_U8", "PCM_S8"]
     for subtype in candidates:
         if sf.check_format(fmt, subtype):
             return subtype

@@ -177,9 +177,9 @@ def pull(name: str) -> Path:
     except KeyboardInterrupt:
         raise
     except Exception as err:  # offline, DNS, HTTP errors, disk full: all end the same way for the user
-        reason = " ".join(str(err).split())[:160] or type(err).__name__
+        reason = " ".join(str(err).split()).split(". ")[0][:120] or type(err).__name__
         raise MingEditError(
-            f"could not download {entry.repo_id} (no network access or the Hub refused: {reason}); "
+            f"could not download {entry.repo_id} (offline or the Hub refused: {reason}); "
             f"download it elsewhere and pass --model DIR or set {MODEL_ENV}=DIR"
         ) from None
     return Path(path)

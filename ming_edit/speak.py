@@ -85,6 +85,12 @@ def check_reference(mono16k: np.ndarray, source: str) -> None:
         raise AudioError(f"{source}: the reference clip is silent")
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class StreamingWriter:
     """Appends float chunks to a temporary sound file; commit() renames it to the target."""
 
@@ -110,6 +116,7 @@ class StreamingWriter:
 
     def commit(self) -> None:
         self.file.close()
+        os.chmod(self.tmp, 0o666 & ~current_umask())  # mkstemp creates 0600; outputs get normal modes
         os.replace(self.tmp, self.target)
 
     def abort(self) -> None:

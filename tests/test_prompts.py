@@ -81,7 +81,8 @@ def test_high_level_builders_equal_golden(golden_set, tok):
     assert torch.equal(prompts.edit_prompt(tok, n, instruction, use_cot=False).input_ids, expected("prompt_edit"))
     cot = prompts.edit_prompt(tok, n, instruction)
     assert torch.equal(cot.input_ids, expected("prompt_edit_cot"))
-    assert cot.audio_start == 7 and cot.n_audio_patches == 20 and cot.length == 67
+    assert cot.audio_placeholder_loc_lens.tolist() == [[[cot.audio_start, 20]]]
+    assert torch.equal(cot.audio_placeholder_loc_lens, golden_set.case("prompt_edit_cot").expected("audio_placeholder_loc_lens"))
     assert int(cot.input_ids[0, cot.audio_start - 1]) == tok.special.audio_start
 
 

@@ -50,6 +50,8 @@ def conformance(
         raise typer.Exit(err.exit_code)
 
     console = Console()
+    if not console.is_terminal:  # piped / captured: do not squeeze the table into 80 columns
+        console = Console(width=max(console.width, 120))
     table = Table(title=f"conformance: {directory}")
     for column in ("case", "output", "max abs err", "tolerance", "pass"):
         table.add_column(column, justify="right" if column == "max abs err" else "left")

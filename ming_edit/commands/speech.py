@@ -11,7 +11,7 @@ from typing import Callable, NoReturn, Optional, TypeVar
 
 import typer
 
-from ming_edit.errors import MingEditError, UsageError
+from ming_edit.errors import MingEditError
 
 T = TypeVar("T")
 
@@ -21,7 +21,7 @@ DTYPE_HELP = "auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16"
 
 
 def _fail(err: MingEditError) -> NoReturn:
-    typer.echo(f"error: {err}", err=True)
+    typer.echo("ming-edit: error: " + " ".join(str(err).split()), err=True)
     raise typer.Exit(err.exit_code)
 
 
@@ -134,6 +134,8 @@ def models_list() -> None:
             size, local = f"~{entry.size_gb:g} GB", "no"
         table.add_row(entry.name, entry.repo_id, ",".join(entry.roles), size, f"~{entry.vram_gb:g} GB", local)
     console = Console()
+    if not console.is_terminal:  # piped: no wrapping, so scripts can grep whole names and paths
+        console = Console(width=400)
     console.print(table)
     import os
 
@@ -169,6 +171,3 @@ def register(app: typer.Typer) -> None:
     app.command("clone")(clone_command)
     app.add_typer(models_app, name="models")
 
-
-def _usage(message: str) -> NoReturn:
-    _fail(UsageError(message))

@@ -80,7 +80,7 @@ def generate_tts(
     ``on_audio(chunk)``: called with each non-empty decoded chunk (float32 [samples], CPU) as soon
     as its patch is generated. ``max_patches`` overrides the budget.
     ``flush_at_budget``: when the budget (not the stop head) ends generation, flush the decoder's
-    last 960 withheld samples; upstream does not (False reproduces its output exactly).
+    last 480 samples it withholds; upstream does not (False reproduces its output exactly).
     Noise: one posterior draw [1, latent_dim, T], then 11 draws per patch.
     """
     if not text.strip():
