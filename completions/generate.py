@@ -19,14 +19,16 @@ SCRIPTS = {"bash": "ming-edit.bash", "zsh": "_ming-edit", "fish": "ming-edit.fis
 
 
 def completion_script(shell: str) -> str:
-    from typer.testing import CliRunner
+    """The script `ming-edit --show-completion` prints in ``shell`` (Typer's own generator)."""
+    import typer.main
+    from typer._completion_shared import get_completion_script
 
     from ming_edit.cli import PROG, app
 
-    result = CliRunner().invoke(app, ["--show-completion", shell], prog_name=PROG, env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
-    if result.exit_code != 0 or not result.stdout.strip():
-        raise RuntimeError(f"could not generate the {shell} completion script: {result.output}")
-    return result.stdout.rstrip("\n") + "\n"
+    typer.main.get_command(app)  # registers Typer's completion classes, as at runtime
+    complete_var = "_{}_COMPLETE".format(PROG.replace("-", "_").upper())
+    script = get_completion_script(prog_name=PROG, complete_var=complete_var, shell=shell)
+    return script.rstrip("\n") + "\n"
 
 
 def main(argv: list[str]) -> int:

@@ -21,7 +21,7 @@ from ming_edit.errors import AudioError, UsageError
 
 # Extensions the folder walker treats as audio, and the container each one writes.
 EXTENSION_FORMATS = {
-    ".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG",
+    ".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG",
     ".mp3": "MP3", ".aif": "AIFF", ".aiff": "AIFF", ".aifc": "AIFF", ".au": "AU", ".caf": "CAF",
     ".w64": "W64", ".rf64": "RF64",
 }
@@ -169,7 +169,7 @@ def protect_from_clipping(audio: np.ndarray, subtype: str, *, no_limit: bool) ->
     """Scale audio whose peak exceeds full scale down to -0.1 dBFS (returns a note), or refuse."""
     if not is_bounded(subtype) or audio.size == 0:
         return audio, None
-    peak = float(np.max(np.abs(audio)))
+    peak = max(float(audio.max()), -float(audio.min()))  # no |audio| temporary on long files
     if peak <= 1.0:
         return audio, None
     peak_db = 20 * np.log10(peak)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ming_edit.audio_io import EXTENSION_FORMATS
-from ming_edit.edit import CotCallback, EditOptions, EditResult, edit_file
-from ming_edit.errors import MingEditError, UsageError
+from ming_edit.edit import CotCallback, EditOptions, EditResult, edit_file, route
+from ming_edit.errors import CheckpointError, MingEditError, ModelNeededError, UsageError
 from ming_edit.plan import Plan
 
 
@@ -99,8 +99,10 @@ def run_batch(
     output_dir = output_dir or default_output_dir(input_dir)
     pairs = plan_outputs(input_dir, output_dir, recursive=recursive)
     result = BatchResult(input_dir, output_dir)
-    if not options.dry_run:
-        output_dir.mkdir(exist_ok=True)
+    if not options.dry_run and route(plan, options.engine) == "model":
+        from ming_edit.registry import resolve_model_dir
+
+        resolve_model_dir(options.model, "edit")  # no weights: say so once, before writing anything
     for index, (source, target) in enumerate(pairs):
         if on_start is not None:
             on_start(source, index, len(pairs))
@@ -110,6 +112,8 @@ def run_batch(
                 target.parent.mkdir(parents=True, exist_ok=True)
             outcome = edit_file(source, plan, target, options, on_cot=on_cot, allow_new_folder=True)
             result.done.append(outcome)
+        except (ModelNeededError, CheckpointError):
+            raise  # not about this file: every other file would fail the same way
         except MingEditError as err:
             outcome = Failure(source, str(err))
             result.failed.append(outcome)

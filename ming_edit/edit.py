@@ -138,9 +138,9 @@ def edit_file(
     output_path = output_path or default_output_path(input_path)
     engine = route(plan, options.engine)
     info = audio_io.probe(input_path)
+    check_output_path(input_path, output_path, overwrite=options.overwrite, allow_new_folder=allow_new_folder)
     fmt = audio_io.output_format(output_path)
     subtype = audio_io.choose_subtype(fmt, info, options.subtype)
-    check_output_path(input_path, output_path, overwrite=options.overwrite, allow_new_folder=allow_new_folder)
     result = EditResult(input_path, output_path, engine, plan, duration_in=info.duration)
     if options.dry_run:
         result.dry_run = True

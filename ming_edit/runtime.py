@@ -48,7 +48,11 @@ def select_device(name: str = "auto") -> "torch.device":
         return device
     if name == "cpu":
         return torch.device("cpu")
-    raise UsageError(f"unknown --device {name!r}; use auto, cuda, cuda:N or cpu")
+    if name == "mps":
+        if not torch.backends.mps.is_available():
+            raise DeviceError("--device mps was requested but Apple's Metal backend is not available; use --device cpu")
+        return torch.device("mps")
+    raise UsageError(f"unknown --device {name!r}; use auto, cuda, cuda:N, mps or cpu")
 
 
 def select_dtype(name: str | None, device: "torch.device") -> "torch.dtype":

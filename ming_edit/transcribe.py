@@ -27,6 +27,9 @@ from ming_edit.subtitles import Segment, Transcript
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus")
 DEFAULT_MAX_NEW_TOKENS = 512  # the demo's limit for one utterance
+# Nobody speaks faster than ~12 tokens a second (Chinese ~1 token per character, English less);
+# capping each chunk at that stops a degenerate repetition loop early.
+TOKENS_PER_SECOND_CAP = 12
 # The model answers "<language>\t<text>" unless the language was forced.
 _LANGUAGE_TAG = re.compile(r"^\s*([^\t\n]{1,40})\t(.*)$", re.S)
 
@@ -68,6 +71,11 @@ def expand_inputs(inputs: Sequence[Path]) -> list[tuple[Path, Path]]:
         else:
             raise AudioError(f"{item}: no such file or folder")
     return found
+
+
+def token_cap(seconds: float) -> int:
+    """The most tokens a chunk of ``seconds`` can plausibly need (language tag included)."""
+    return int(TOKENS_PER_SECOND_CAP * seconds) + 16
 
 
 def split_language(text: str) -> tuple[str | None, str]:
@@ -154,8 +162,9 @@ class Transcriber:
             group = todo[first : first + batch_size]
             waves = [runtime.waveform_tensor(mono16k[s.start : s.end], self.stack.device) for s in group]
             prompts = [asr_prompt(self.tokenizer, s.length, language=lang, hotwords=hotwords) for s in group]
+            cap = max(token_cap(s.length / rate) for s in group)
             with runtime.oom_guard():
-                out = transcribe_ids(self.stack, waves, prompts, max_new_tokens=max_new_tokens,
+                out = transcribe_ids(self.stack, waves, prompts, max_new_tokens=min(max_new_tokens, cap),
                                      eos_ids=[self.tokenizer.eos_id], noise=self.noise)
             for span, ids in zip(group, out.token_ids):
                 raw = self.tokenizer.decode(ids, skip_special_tokens=True)

@@ -273,3 +273,19 @@ def test_config_reader_matches_golden():
     config = read_config(GOLDEN_DIR)
     assert config.kind == "bailingmm" and config.llm.head_dim == 128 and config.audio.latent_dim == 16
     assert config.flow_head.hidden_size == 64 and config.flow_head.llm_cond_dim == 64
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc")
+def test_cast_load_releases_shard_mappings(sharded_ckpt):
+    """A dtype-converting load must not pin any (fully read) shard through a kept mmap view;
+    a same-dtype CPU load keeps safetensors' zero-copy views on purpose."""
+    def mapped() -> set[str]:
+        return {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
+                if str(sharded_ckpt) in line}
+
+    stack = load_stack(sharded_ckpt, dtype=torch.bfloat16)
+    assert stack.flow_head is not None and mapped() == set()
+    del stack
+    kept = load_stack(sharded_ckpt)
+    assert mapped()  # fp32 on CPU: tensors are views of the files
+    del kept

@@ -25,7 +25,7 @@ def encode_latent(
     stack: Any, waveform: torch.Tensor, lengths: torch.Tensor, noise: NoiseSource
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior *sample* of the tokenizer encoder: ([B, T, latent_dim], frame counts [B])."""
-    waveform = waveform.to(device=stack.device, dtype=stack.dtype)
+    waveform = waveform.to(device=stack.device, dtype=torch.float32)  # the encoder casts per frame
     latent, frame_num = stack.audio_encoder.encode_latent(waveform, lengths.to(stack.device), noise)
     return latent, frame_num.to(torch.long)
 

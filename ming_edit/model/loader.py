@@ -318,12 +318,20 @@ def _stream(files: CheckpointFiles, wanted_keys: dict[str, torch.Tensor], aliase
         first_user.setdefault(source, key)
     for path, keys in files.group_by_shard(sources).items():
         shard = files.shard(path)
+        untouched, converted = [], False
         for key in keys:
             stored = shard.read(key)
             target = _target_dtype(wanted_keys[first_user[key]], stored.dtype, dtype)
             # .to() returns the same (mmap-backed) tensor when nothing changes: no copy on CPU fp32.
             by_source[key] = stored.to(device=device, dtype=target)
+            if by_source[key] is stored:
+                untouched.append(key)
+            else:
+                converted = True
             del stored
+        if converted:  # a kept mmap view would pin this whole (now read) shard in memory
+            for key in untouched:
+                by_source[key] = by_source[key].clone()
         files.release(path)  # free this shard's mapping before reading the next one
     return {k: (by_source[s].clone() if s != k else by_source[s]) for k, s in source_of.items()}
 

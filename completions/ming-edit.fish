@@ -1,0 +1,1 @@
+complete --command ming-edit --no-files --arguments "(env _MING_EDIT_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) ming-edit)" --condition "env _MING_EDIT_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) ming-edit"

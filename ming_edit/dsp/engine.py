@@ -1,0 +1,138 @@
+"""Dispatch of plan operations to the DSP engine, with argument validation.
+
+Accepted ranges (UsageError outside them):
+  volume{factor}            0 < factor <= 100 (+40 dB); output = factor * input exactly
+  loudness{lufs, true_peak_db}  -70 <= lufs <= 0 (default -16), -20 <= true_peak_db <= 0 (default -1)
+  speed{factor}             0.25 <= factor <= 4 (tempo; 2 = twice as fast, pitch kept)
+  pitch{semitones}          -24 <= semitones <= 24 (duration kept)
+  denoise{}                 no arguments
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ming_edit.errors import AudioError, UsageError
+from ming_edit.plan import DSP_OPS, Operation
+
+VOLUME_MAX = 100.0
+LUFS_RANGE = (-70.0, 0.0)
+TRUE_PEAK_RANGE = (-20.0, 0.0)
+SPEED_RANGE = (0.25, 4.0)
+PITCH_RANGE = (-24.0, 24.0)
+DEFAULT_LUFS = -16.0
+DEFAULT_TRUE_PEAK = -1.0
+MIN_LOUDNESS_RATE = 4000  # the K-weighting shelf sits at 1.5 kHz
+
+
+@dataclass
+class DspResult:
+    audio: np.ndarray  # float64 [frames, channels], same sample rate as the input
+    notes: list[str] = field(default_factory=list)
+
+
+def _number(op: Operation, name: str, default: float | None = None) -> float:
+    value: Any = op.args.get(name, default)
+    if value is None:
+        raise UsageError(f"{op.op} needs a '{name}' argument")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{op.op} {name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise UsageError(f"{op.op} {name} must be finite, got {value!r}")
+    return number
+
+
+def _check_range(op: Operation, name: str, value: float, lo: float, hi: float) -> None:
+    if not lo <= value <= hi:
+        raise UsageError(f"{op.op} {name} {value:g} is out of range [{lo:g}, {hi:g}]")
+
+
+def validate_operation(op: Operation) -> None:
+    """Raise UsageError unless ``op`` is a DSP operation with in-range arguments."""
+    if op.op not in DSP_OPS:
+        raise UsageError(f"'{op.op}' is not a DSP operation (DSP operations: {', '.join(DSP_OPS)})")
+    if op.op == "volume":
+        factor = _number(op, "factor")
+        if not 0.0 < factor <= VOLUME_MAX:
+            raise UsageError(f"volume factor {factor:g} is out of range (0, {VOLUME_MAX:g}] (+40 dB)")
+    elif op.op == "loudness":
+        _check_range(op, "lufs", _number(op, "lufs", DEFAULT_LUFS), *LUFS_RANGE)
+        _check_range(op, "true_peak_db", _number(op, "true_peak_db", DEFAULT_TRUE_PEAK), *TRUE_PEAK_RANGE)
+    elif op.op == "speed":
+        _check_range(op, "factor", _number(op, "factor"), *SPEED_RANGE)
+    elif op.op == "pitch":
+        _check_range(op, "semitones", _number(op, "semitones"), *PITCH_RANGE)
+
+
+def _check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    audio = np.asarray(audio)
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    if audio.ndim != 2 or audio.shape[1] < 1:
+        raise AudioError(f"audio must be [frames, channels], got shape {audio.shape}")
+    if audio.shape[0] == 0:
+        raise AudioError("the audio is empty")
+    if sample_rate <= 0:
+        raise AudioError(f"invalid sample rate {sample_rate}")
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise AudioError(f"audio must be floating point, got {audio.dtype}")
+    if not np.isfinite(audio).all():
+        raise AudioError("the audio contains NaN or infinite samples")
+    return audio.astype(np.float64, copy=False)
+
+
+def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
+    # imported lazily: a volume change should not pay for scipy.special / subprocess setup
+    if op.op == "volume":
+        factor = _number(op, "factor")
+        return DspResult(audio * factor, [f"volume x{factor:g} ({20 * math.log10(factor):+.1f} dB)"])
+    if op.op == "loudness":
+        from ming_edit.dsp.normalize import normalize_loudness
+
+        if sample_rate < MIN_LOUDNESS_RATE:
+            raise AudioError(f"loudness needs a sample rate of at least {MIN_LOUDNESS_RATE} Hz")
+        target = _number(op, "lufs", DEFAULT_LUFS)
+        ceiling = _number(op, "true_peak_db", DEFAULT_TRUE_PEAK)
+        out, notes = normalize_loudness(audio, sample_rate, target, ceiling)
+        return DspResult(out, notes)
+    if op.op == "speed":
+        from ming_edit.dsp.tempo import change_speed
+
+        factor = _number(op, "factor")
+        out = change_speed(audio, sample_rate, factor)
+        secs = (audio.shape[0] / sample_rate, out.shape[0] / sample_rate)
+        return DspResult(out, [f"speed x{factor:g}: {secs[0]:.2f} s -> {secs[1]:.2f} s, pitch kept"])
+    if op.op == "pitch":
+        from ming_edit.dsp.tempo import shift_pitch
+
+        semitones = _number(op, "semitones")
+        out = shift_pitch(audio, sample_rate, semitones)
+        return DspResult(out, [f"pitch {semitones:+g} semitones, duration kept"])
+    from ming_edit.dsp.denoise import denoise
+
+    return DspResult(denoise(audio, sample_rate), ["denoised (MMSE log-spectral amplitude)"])
+
+
+def apply_operation(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
+    """Apply one DSP operation to float audio [frames, channels] (1-D is taken as mono)."""
+    validate_operation(op)
+    return _run(_check_audio(audio, sample_rate), sample_rate, op)
+
+
+def apply_operations(audio: np.ndarray, sample_rate: int, ops: Sequence[Operation]) -> DspResult:
+    """Apply ``ops`` in order; notes are concatenated."""
+    for op in ops:
+        validate_operation(op)
+    current = _check_audio(audio, sample_rate)
+    notes: list[str] = []
+    for op in ops:
+        result = _run(current, sample_rate, op)
+        current = result.audio
+        notes.extend(result.notes)
+    return DspResult(current, notes)
