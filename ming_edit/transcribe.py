@@ -259,7 +259,7 @@ def run_transcribe_command(
     cue by cue; files are written atomically once their transcript is complete."""
     import sys
 
-    from ming_edit.subtitles import FORMATS, render, render_txt
+    from ming_edit.subtitles import FORMATS, render
 
     write = write or (lambda text: (sys.stdout.write(text), sys.stdout.flush()))
     if fmt is None:

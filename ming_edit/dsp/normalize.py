@@ -18,7 +18,7 @@ from ming_edit.dsp.limiter import LimiterTiming, reduction_db
 from ming_edit.dsp.loudness import Measurement, integrated_loudness, measure
 from ming_edit.dsp.truepeak import BLOCK, TruePeakScanner
 
-MODEL_TOLERANCE_LU = 0.005
+MODEL_TOLERANCE_LU = 0.01
 EXACT_TOLERANCE_LU = 0.05
 REACH_TOLERANCE_LU = 0.5  # beyond this the target is reported as unreachable
 CEILING_MARGIN_DB = 0.01  # aim a hair under the ceiling: interpolation of a gain-modulated signal
@@ -32,6 +32,14 @@ class LimitCurve:
     groups: list[tuple[np.ndarray, np.ndarray]]  # (block ids, gains [len(ids) * BLOCK])
     max_reduction_db: float
     limited_samples: int
+    marked: np.ndarray  # every block id with a gain curve
+
+    def touched(self, nblocks: int) -> np.ndarray:
+        """Blocks whose true peak the curve can change (marked, plus one neighbour each side)."""
+        mask = np.zeros(nblocks, bool)
+        for shift in (-1, 0, 1):
+            mask[np.clip(self.marked + shift, 0, nblocks - 1)] = True
+        return mask
 
     def sample_ids(self, blocks: np.ndarray) -> np.ndarray:
         return (blocks[:, None] * BLOCK + np.arange(BLOCK)[None, :]).ravel()
@@ -40,9 +48,13 @@ class LimitCurve:
 class LimitPlanner:
     """Limiter curves for ``audio * 10**(gain_db/20)`` at any gain, sharing one envelope cache."""
 
-    def __init__(self, audio: np.ndarray, sample_rate: int, ceiling_db: float) -> None:
+    def __init__(
+        self, audio: np.ndarray, sample_rate: int, ceiling_db: float, within: np.ndarray | None = None
+    ) -> None:
         self.audio = audio
         self.scanner = TruePeakScanner(audio)
+        if within is not None:  # only these blocks may need limiting (bool mask)
+            self.scanner.block_bound[~within] = 0.0
         self.timing = LimiterTiming.for_rate(sample_rate)
         self.ceiling_db = ceiling_db - CEILING_MARGIN_DB
         self.row_of = np.full(self.scanner.nblocks, -1)
@@ -88,7 +100,7 @@ class LimitPlanner:
             s = reduction_db(np.concatenate([np.zeros(pad), q.ravel()]), self.timing)[pad:]
             limited += int(np.count_nonzero(s > 1e-6))
             groups.append((ids, 10.0 ** (-s / 20.0)))
-        return LimitCurve(groups, max_q, limited)
+        return LimitCurve(groups, max_q, limited, marked)
 
 
 def _split_runs(marked: np.ndarray) -> list[np.ndarray]:
@@ -130,16 +142,38 @@ def _apply_curve(out: np.ndarray, curve: LimitCurve | None) -> None:
         out[samples[inside]] *= gains[inside][:, None]
 
 
-def _enforce_ceiling(out: np.ndarray, sample_rate: int, ceiling_db: float) -> float:
-    """Re-limit ``out`` in place until its true peak is under the ceiling; returns the peak."""
+def _enforce_ceiling(out: np.ndarray, sample_rate: int, ceiling_db: float, check: np.ndarray) -> float:
+    """Re-limit ``out`` in place until the true peak of the ``check`` blocks (bool mask) is
+    under the ceiling; returns that peak (linear)."""
     ceiling = 10.0 ** (ceiling_db / 20.0)
+    blocks = np.flatnonzero(check)
     for attempt in range(4):
-        planner = LimitPlanner(out, sample_rate, ceiling_db - 0.02 * attempt)
-        peak = planner.scanner.true_peak()
+        planner = LimitPlanner(out, sample_rate, ceiling_db - 0.02 * attempt, within=check)
+        peak = planner.scanner.true_peak(blocks)
         if peak <= ceiling:
             return peak
         _apply_curve(out, planner.curve(0.0))
-    return TruePeakScanner(out).true_peak()
+    return TruePeakScanner(out).true_peak(blocks)
+
+
+def _solve_gain(
+    planner: LimitPlanner, meas: Measurement, power: np.ndarray, gain_db: float, target: float
+) -> tuple[float, LimitCurve | None]:
+    """Gain whose predicted loudness is ``target`` (secant steps; slope < 1 under limiting)."""
+    curve = planner.curve(gain_db)
+    level = _predict_lufs(meas, power, gain_db, curve)
+    prev: tuple[float, float] | None = None
+    for _ in range(12):
+        if abs(target - level) < MODEL_TOLERANCE_LU:
+            break
+        slope = 1.0
+        if prev is not None and gain_db != prev[0]:
+            slope = float(np.clip((level - prev[1]) / (gain_db - prev[0]), 0.05, 1.5))
+        prev = (gain_db, level)
+        gain_db += (target - level) / slope
+        curve = planner.curve(gain_db)
+        level = _predict_lufs(meas, power, gain_db, curve)
+    return gain_db, curve
 
 
 def _db(linear: float) -> float:
@@ -160,16 +194,17 @@ def normalize_loudness(
     out = np.empty_like(audio)
     after, peak_after = before, peak_before
     for _ in range(3):
-        curve = None
-        for _ in range(16):
-            curve = planner.curve(gain_db)
-            error = model_target - _predict_lufs(meas, power, gain_db, curve)
-            if abs(error) < MODEL_TOLERANCE_LU:
-                break
-            gain_db += error
+        gain_db, curve = _solve_gain(planner, meas, power, gain_db, model_target)
         np.multiply(audio, 10.0 ** (gain_db / 20.0), out=out)
         _apply_curve(out, curve)
-        peak_after = _db(_enforce_ceiling(out, sample_rate, ceiling_dbtp))
+        if curve is not None:
+            # elsewhere out = gain * audio exactly, whose peaks the planner already knows
+            untouched = ~curve.touched(planner.scanner.nblocks) & np.isfinite(planner.block_peak_db)
+            outside = float(planner.block_peak_db[untouched].max(initial=-np.inf)) + gain_db
+            inside = _db(_enforce_ceiling(out, sample_rate, ceiling_dbtp, curve.touched(planner.scanner.nblocks)))
+            peak_after = max(inside, outside)
+        else:
+            peak_after = peak_before + gain_db
         after = integrated_loudness(out, sample_rate)
         if abs(after - target_lufs) < EXACT_TOLERANCE_LU:
             break

@@ -1,5 +1,6 @@
 """True-peak measurement by 4x oversampling (ITU-R BS.1770-4 Annex 2), block-sparse.
 
+The interpolator is a polyphase FIR (phases as a [taps, 3] matrix product over sliding windows).
 Oversampling a whole hour at 4x would cost four copies of the audio, so the signal is cut into
 blocks and only blocks that *could* reach a given level are interpolated: an interpolated point
 is a weighted sum of nearby samples, so |point| <= BOUND * (largest |sample| nearby), where
@@ -9,7 +10,7 @@ BOUND is the largest absolute tap sum of any polyphase branch of the interpolato
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import upfirdn
+from numpy.lib.stride_tricks import sliding_window_view
 
 OVERSAMPLE = 4
 TAPS_PER_PHASE = 16
@@ -32,6 +33,8 @@ FIR = _design_interpolator()
 DELAY = (len(FIR) - 1) // 2  # in oversampled points
 HALF_SPAN = DELAY // OVERSAMPLE + 1  # original samples that influence a point, each side
 BOUND = float(max(np.abs(FIR[p::OVERSAMPLE]).sum() for p in range(OVERSAMPLE)))
+# point at time n + p/OVERSAMPLE (p >= 1) = x[n-K/2+1 .. n+K/2] @ _PHASES[:, p-1], K = TAPS_PER_PHASE
+_PHASES = np.stack([FIR[p::OVERSAMPLE][::-1] for p in range(1, OVERSAMPLE)], axis=1)
 
 
 def _peaks_per_block(audio: np.ndarray) -> np.ndarray:
@@ -81,17 +84,21 @@ class TruePeakScanner:
         valid = (idx >= 0) & (idx < self.frames)
         seg = self.audio[np.clip(idx, 0, self.frames - 1)]  # [g, width, ch]
         seg[~valid] = 0.0
-        up = upfirdn(FIR, seg, OVERSAMPLE, axis=1)
-        # oversampled point m of a segment sits at original time start + (m - DELAY) / OVERSAMPLE
-        first = DELAY + OVERSAMPLE * (margin - 1)  # time = block start - 1
-        slots = up[:, first : first + OVERSAMPLE * (BLOCK + 1)]
-        slots = np.abs(slots).max(axis=2).reshape(len(blocks), BLOCK + 1, OVERSAMPLE).max(axis=2)
-        # slot i covers times [start - 1 + i, start + i); sample n takes slots n-1 and n
+        # slot i = times start-1+i + {0, 1/4, 2/4, 3/4}; phase 0 is the sample itself
+        first = margin - 1
+        slots = np.abs(seg[:, first : first + BLOCK + 1, :])
+        lead = first - (TAPS_PER_PHASE // 2 - 1)  # window start for the slot at `first`
+        for ch in range(seg.shape[2]):
+            windows = sliding_window_view(seg[:, :, ch], TAPS_PER_PHASE, axis=1)
+            between = np.abs(windows[:, lead : lead + BLOCK + 1] @ _PHASES).max(axis=2)
+            np.maximum(slots[:, :, ch], between, out=slots[:, :, ch])
+        slots = slots.max(axis=2)
+        # sample n takes slots n-1 and n: every oversampled point in (n-1, n+1)
         return np.maximum(slots[:, :-1], slots[:, 1:])
 
-    def true_peak(self) -> float:
-        """Largest |oversampled point| of the whole signal (linear), scanning loudest first."""
-        order = np.argsort(-self.block_bound)
+    def true_peak(self, blocks: np.ndarray | None = None) -> float:
+        """Largest |oversampled point| (linear) over ``blocks`` (default: all), loudest first."""
+        order = np.argsort(-self.block_bound) if blocks is None else blocks[np.argsort(-self.block_bound[blocks])]
         best = 0.0
         for g in range(0, len(order), _GROUP):
             group = order[g : g + _GROUP]

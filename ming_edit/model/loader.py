@@ -11,8 +11,10 @@ device (no memory, no random init) to learn which keys exist and their shapes; t
 are validated against that (missing / unexpected / mis-shaped, each one CheckpointError line); then
 each shard is opened once and only the keys of the requested components are read, straight to the
 target device and dtype. Parameters take ``dtype``; persistent buffers (ISTFT window, DiT inv_freq)
-keep the dtype the component declares for them. A CPU float32 load of a float32 checkpoint keeps the
-memory-mapped tensors safetensors returns (no copy: pages come in on first use). Never unpickles.
+keep the dtype the component declares for them. A CPU load without dtype change keeps the tensors
+safetensors returns (memory-mapped for large ones: pages come in on first use); a converting load
+copies and releases each shard before the next, so host memory peaks at about one shard above the
+model (benchmarks/load_checkpoint.py). Never unpickles.
 """
 
 from __future__ import annotations
@@ -253,9 +255,16 @@ def _unused_patterns(config: MingConfig) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in parts))
 
 
-def _build_on_meta(name: str, config: MingConfig) -> torch.nn.Module:
-    with torch.device("meta"):
-        return component_class(name)(config)
+def _build_on_meta(name: str, config: MingConfig, ckpt: Path) -> torch.nn.Module:
+    try:
+        with torch.device("meta"):
+            return component_class(name)(config)
+    except CheckpointError as err:  # the component's own one-line reason; add where it comes from
+        raise CheckpointError(f"{ckpt}/config.json: {err}") from None
+    except (ValueError, KeyError, TypeError, NotImplementedError) as err:
+        # a configuration our classes cannot express: report it as a checkpoint problem
+        message = f"{type(err).__name__}: {err}".splitlines()[0]
+        raise CheckpointError(f"{ckpt}/config.json: unsupported {name} configuration ({message})") from None
 
 
 def _expected_tensors(modules: dict[str, torch.nn.Module], config: MingConfig) -> dict[str, dict[str, torch.Tensor]]:
@@ -279,7 +288,8 @@ def _validate_keys(files: CheckpointFiles, config: MingConfig, expected: dict[st
                    wanted: tuple[str, ...], aliases: dict[str, str], strict: bool) -> None:
     present = set(files.keys)
     claimed = {k for per in expected.values() for k in per}
-    unexpected = sorted(k for k in present - claimed if not _unused_patterns(config).fullmatch(k))
+    unused = _unused_patterns(config)
+    unexpected = sorted(k for k in present - claimed if not unused.fullmatch(k))
     if unexpected:
         message = f"{files.root}: {len(unexpected)} unexpected keys no component uses: {few(unexpected)}"
         if strict:
@@ -371,21 +381,23 @@ def load_stack(
     device = torch.device(device)
     dtype = dtype or default_dtype(device)
     files = CheckpointFiles.discover(ckpt)
-    modules = {n: _build_on_meta(n, config) for n in available_components(config)}
+    modules = {n: _build_on_meta(n, config, ckpt) for n in available_components(config)}
     expected = _expected_tensors(modules, config)
     aliases = _tied_aliases(config, set(files.keys))
     _validate_keys(files, config, expected, names, aliases, strict)
+    text_tokenizer = None
+    if NEEDS_TEXT_TOKENIZER.intersection(names):  # before the weights: fail fast without reading GBs
+        from ming_edit.model.text_tokenizer import TextTokenizer
+
+        text_tokenizer = TextTokenizer.from_dir(ckpt)
 
     wanted = {k: t for n in names for k, t in expected[n].items()}
     tensors = _stream(files, wanted, aliases, device, dtype)
-    stack = ModelStack(path=ckpt, config=config, device=device, dtype=dtype, loaded=names)
+    stack = ModelStack(path=ckpt, config=config, device=device, dtype=dtype, loaded=names,
+                       text_tokenizer=text_tokenizer)
     for name in names:
         prefix = prefix_for(name, config)
         state = {k[len(prefix):]: tensors[k] for k in expected[name]}
         _finish(modules[name], state, device, name)
         setattr(stack, name, modules[name])
-    if NEEDS_TEXT_TOKENIZER.intersection(names):
-        from ming_edit.model.text_tokenizer import TextTokenizer
-
-        stack.text_tokenizer = TextTokenizer.from_dir(ckpt)
     return stack
