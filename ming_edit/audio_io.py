@@ -44,22 +44,18 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def _describe(path: Path) -> str:
-    return str(path)
-
-
 def check_input_file(path: Path) -> None:
     """Refuse paths that are not a readable, non-empty regular file, with one clear line."""
     if not path.exists():
-        raise AudioError(f"input not found: {_describe(path)}")
+        raise AudioError(f"input not found: {path}")
     if path.is_dir():
-        raise AudioError(f"{_describe(path)} is a directory, expected an audio file")
+        raise AudioError(f"{path} is a directory, expected an audio file")
     if not path.is_file():
-        raise AudioError(f"{_describe(path)} is not a regular file")
+        raise AudioError(f"{path} is not a regular file")
     if path.stat().st_size == 0:
-        raise AudioError(f"{_describe(path)} is empty (0 bytes)")
+        raise AudioError(f"{path} is empty (0 bytes)")
     if not os.access(path, os.R_OK):
-        raise AudioError(f"{_describe(path)} is not readable (permission denied)")
+        raise AudioError(f"{path} is not readable (permission denied)")
 
 
 def _check_riff_complete(path: Path) -> None:
@@ -82,7 +78,7 @@ def _check_riff_complete(path: Path) -> None:
                 held = size - pos - 8
                 if chunk_size > held:
                     raise AudioError(
-                        f"{_describe(path)} is truncated: its header declares {chunk_size} bytes of "
+                        f"{path} is truncated: its header declares {chunk_size} bytes of "
                         f"audio but the file holds {held}"
                     )
                 return
@@ -95,10 +91,10 @@ def probe(path: Path) -> AudioInfo:
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        raise AudioError(f"{_describe(path)} is not a readable audio file ({_short(err)})") from None
+        raise AudioError(f"{path} is not a readable audio file ({_short(err)})") from None
     _check_riff_complete(path)
     if info.frames <= 0:
-        raise AudioError(f"{_describe(path)} contains no audio (0 samples)")
+        raise AudioError(f"{path} contains no audio (0 samples)")
     return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
 
 
@@ -113,9 +109,9 @@ def read_audio(path: Path) -> tuple[np.ndarray, AudioInfo]:
     try:
         audio, _ = sf.read(str(path), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
-        raise AudioError(f"{_describe(path)} could not be decoded ({_short(err)})") from None
+        raise AudioError(f"{path} could not be decoded ({_short(err)})") from None
     if audio.shape[0] == 0:
-        raise AudioError(f"{_describe(path)} contains no audio (0 samples)")
+        raise AudioError(f"{path} contains no audio (0 samples)")
     check_finite(audio, info.sample_rate, path)
     return audio, AudioInfo(path, info.sample_rate, audio.shape[1], audio.shape[0], info.format, info.subtype)
 
@@ -125,7 +121,7 @@ def check_finite(audio: np.ndarray, sample_rate: int, path: Path) -> None:
     if not finite.all():
         first = int(np.argmin(finite.all(axis=1)))
         raise AudioError(
-            f"{_describe(path)} contains NaN or infinite samples (first at {first / sample_rate:.3f} s); "
+            f"{path} contains NaN or infinite samples (first at {first / sample_rate:.3f} s); "
             "repair or re-export the source"
         )
 

@@ -92,8 +92,8 @@ def batch_progress(enabled: bool) -> Iterator[tuple[Callable[[Path, int, int], N
 
 def print_batch_summary(done: list[EditResult], failed: list[Any], output_dir: Path, dry_run: bool) -> None:
     for result in done:
-        for note in result.notes:
-            err(f"note: {result.input}: {note}")
+        if result.notes:  # one line per file keeps long batches readable
+            err(f"note: {result.input}: " + "; ".join(result.notes))
     verb = "would edit" if dry_run else "edited"
     out(f"{verb} {len(done)} of {len(done) + len(failed)} files into {output_dir}")
     for failure in failed:

@@ -64,3 +64,17 @@ def test_ctrl_c_exits_130(tmp_path: Path, monkeypatch) -> None:
     clip = write_tone(tmp_path / "clip.wav", seconds=0.2)
     result = invoke(["edit", clip, "denoise"])
     assert result.exit_code == 130 and result.stderr.strip() == "ming-edit: interrupted"
+
+
+def test_example_batch_script_fixes_a_folder(tmp_path: Path) -> None:
+    examples = REPO / "examples"
+    assert (examples / "speech_en.txt").read_text().strip() and (examples / "speech_zh.txt").read_text().strip()
+    done = subprocess.run(["bash", str(examples / "fix_folder.sh"), str(examples), str(tmp_path / "fixed")],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    import soundfile as sf
+
+    for name in ("speech_en.wav", "speech_zh.wav"):
+        src, out = sf.info(str(examples / name)), sf.info(str(tmp_path / "fixed" / name))
+        assert (out.samplerate, out.channels, out.subtype) == (src.samplerate, src.channels, src.subtype)
+        assert abs(out.duration - src.duration) < 1e-3

@@ -1,0 +1,103 @@
+"""Accuracy of the exact DSP edits on real speech (espeak-ng voices + upstream demo clips).
+
+    python benchmarks/dsp_accuracy.py
+
+* volume RAE and speed RDE use the Ming-Freeform-Audio-Edit definitions (ana_vol.py,
+  ana_time_stretch.py): RAE = |mean|out| - mean|factor*src|| / mean|src|,
+  RDE = |dur_out - dur_src/factor| / dur_src, averaged over files;
+* pitch: median over frames of the per-frame f0 shift (YIN 50-1000 Hz; output re-aligned by
+  envelope cross-correlation, since sox's WSOLA moves it by up to ~20 ms), and the shift of the
+  median f0s (noisier: voicing decisions differ); error = |measured - requested| semitones;
+* loudness: integrated loudness error (LU) and true peak minus ceiling, including quiet
+  recordings (-25 LUFS with -2.5 dBFS peaks) for which a plain gain would overshoot.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from speech import have_espeak, speech_corpus, upstream_clips  # noqa: E402
+
+from ming_edit.dsp import apply_operation  # noqa: E402
+from ming_edit.dsp.loudness import integrated_loudness  # noqa: E402
+from ming_edit.dsp.metrics import relative_amplitude_error, relative_duration_error, yin_f0  # noqa: E402
+from ming_edit.dsp.truepeak import true_peak_dbtp  # noqa: E402
+from ming_edit.plan import Operation  # noqa: E402
+
+VOLUMES = (0.25, 0.5, 0.8, 1.5, 2.0, 3.0)
+SPEEDS = (0.5, 0.75, 0.8, 1.25, 1.5, 2.0)
+PITCHES = (-7.0, -4.0, -2.0, 2.0, 4.0, 7.0, 12.0)
+LOUDNESS = ((-16.0, -1.0), (-23.0, -1.0), (-14.0, -1.0), (-20.0, -3.0))
+
+
+def clips() -> list[tuple[str, np.ndarray, int]]:
+    out = []
+    if have_espeak():
+        out += [(name, audio[:, None], 16000) for name, audio in speech_corpus()]
+    out += upstream_clips()
+    return out
+
+
+def _align(reference: np.ndarray, shifted: np.ndarray, sr: int) -> np.ndarray:
+    """Undo the small time offset (<= 50 ms) that WSOLA inside sox pitch introduces."""
+    env = [np.convolve(np.abs(x), np.ones(sr // 200) / (sr // 200), "same") for x in (reference, shifted)]
+    reach = sr // 20
+    lags = np.arange(-reach, reach + 1, max(1, sr // 4000))
+    scores = [np.dot(env[0][reach:-reach], np.roll(env[1], lag)[reach:-reach]) for lag in lags]
+    return np.roll(shifted, int(lags[int(np.argmax(scores))]))
+
+
+def _pitch_errors(audio: np.ndarray, sr: int, semitones: float) -> tuple[float, float]:
+    mono = audio.mean(axis=1)
+    out = apply_operation(audio, sr, Operation("pitch", {"semitones": semitones})).audio.mean(axis=1)
+    assert len(out) == len(mono)
+    f0 = yin_f0(mono, sr, fmin=50, fmax=1000)
+    f1 = yin_f0(_align(mono, out, sr), sr, fmin=50, fmax=1000)
+    with np.errstate(invalid="ignore"):
+        ratio = 12 * np.log2(f1 / f0)
+    framewise = float(np.median(ratio[np.isfinite(ratio)]))
+    medians = float(12 * np.log2(np.nanmedian(f1) / np.nanmedian(f0)))
+    return abs(framewise - semitones), abs(medians - semitones)
+
+
+def _quiet(audio: np.ndarray, sr: int) -> np.ndarray:
+    """The same speech as a quiet recording: -25 LUFS with a -2.5 dBFS peak (a click)."""
+    quiet = audio * 10 ** ((-25 - integrated_loudness(audio, sr)) / 20)
+    i = int(np.argmax(np.abs(quiet[:, 0])))
+    width = max(8, sr // 400)
+    quiet[i : i + width, :] = np.hanning(width)[: len(quiet[i : i + width]), None] * 10 ** (-2.5 / 20)
+    return quiet * 10 ** ((-25 - integrated_loudness(quiet, sr)) / 20)
+
+
+def main() -> None:
+    data = clips()
+    print(f"{len(data)} clips ({sum(a.shape[0] / sr for _, a, sr in data):.0f} s of speech)")
+    rae = [relative_amplitude_error(a, f, apply_operation(a, sr, Operation("volume", {"factor": f})).audio)
+           for _, a, sr in data for f in VOLUMES]
+    rde = [relative_duration_error(a.shape[0], f, apply_operation(a, sr, Operation("speed", {"factor": f})).audio.shape[0])
+           for _, a, sr in data for f in SPEEDS]
+    pitch = np.array([_pitch_errors(a, sr, s) for _, a, sr in data for s in PITCHES])
+    loud_err, peak_margin, quiet_plain = [], [], []
+    for _, a, sr in data:
+        for source in (a, _quiet(a, sr)):
+            for lufs, ceiling in LOUDNESS:
+                out = apply_operation(source, sr, Operation("loudness", {"lufs": lufs, "true_peak_db": ceiling})).audio
+                loud_err.append(abs(integrated_loudness(out, sr) - lufs))
+                peak_margin.append(true_peak_dbtp(out) - ceiling)
+        quiet_plain.append(true_peak_dbtp(_quiet(a, sr)) + 9.0)  # what a +9 dB plain gain gives
+    print(f"volume    RAE mean {np.mean(rae) * 100:.2e} %   max {np.max(rae) * 100:.2e} %   (goal <= 0.5 %)")
+    print(f"speed     RDE mean {np.mean(rde) * 100:.2e} %   max {np.max(rde) * 100:.2e} %   (goal <= 0.5 %)")
+    print(f"pitch     |error| framewise median: mean {pitch[:, 0].mean():.3f} st, max {pitch[:, 0].max():.3f} st;"
+          f" shift of medians: mean {pitch[:, 1].mean():.3f} st, max {pitch[:, 1].max():.3f} st   (goal <= 0.25)")
+    print(f"loudness  |LUFS - target| mean {np.mean(loud_err):.3f} LU, max {np.max(loud_err):.3f} LU   (goal <= 0.5)")
+    print(f"          true peak - ceiling: max {np.max(peak_margin):+.3f} dB   (goal <= 0);"
+          f" quiet sources with a plain +9 dB gain would peak at {np.min(quiet_plain):+.1f}..{np.max(quiet_plain):+.1f} dBTP")
+
+
+if __name__ == "__main__":
+    main()
