@@ -67,11 +67,13 @@ def main() -> None:
                     seconds += len(clean) / sr
                 group = "espeak" if name.startswith("espeak") else "upstream"
                 rows.setdefault(f"{method} {group} {kind}", []).append(si_sdr(out, clean) - si_sdr(noisy, clean))
-            rows.setdefault(f"{method} clean (SI-SDR vs input, dB)", []).append(si_sdr(fn(clean, sr), clean))
+            rows.setdefault(f"{method} {group} clean: SI-SDR(out, in)", []).append(si_sdr(fn(clean, sr), clean))
             faint = mix_at_snr(clean, coloured_noise(len(clean), "pink", seed=i), 35.0)
-            rows.setdefault(f"{method} 35 dB SNR change", []).append(si_sdr(fn(faint, sr), clean) - si_sdr(faint, clean))
+            rows.setdefault(f"{method} {group} 35 dB SNR: change", []).append(
+                si_sdr(fn(faint, sr), clean) - si_sdr(faint, clean)
+            )
     print(f"SI-SDR improvement at {args.snr:g} dB SNR (dB; mean / min over clips)")
-    for key, values in rows.items():
+    for key, values in sorted(rows.items()):
         print(f"  {key:<40} {np.mean(values):7.2f} / {np.min(values):7.2f}   n={len(values)}")
     print(f"MMSE-LSA speed: {seconds / spent:.0f}x real time (mono)")
 

@@ -44,6 +44,7 @@ class EditResult:
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
     cot: str | None = None
+    cot_raw: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -59,6 +60,8 @@ class EditResult:
             out["dry_run"] = True
         if self.cot is not None:
             out["cot"] = self.cot
+        if self.cot_raw is not None:
+            out["cot_raw"] = self.cot_raw
         return out
 
 
@@ -182,10 +185,13 @@ def _edit_with_model(result: EditResult, options: EditOptions, on_cot: CotCallba
         if on_cot is not None:
             on_cot(raw, rendered)
 
+    ops = result.plan.operations
     outcome = edit_with_model(
         result.input,
         result.plan.model_instruction(),
         result.output,
+        # one step: hand over the parsed operation so the prompt uses the trained template directly
+        operation=ops[0] if len(ops) == 1 else None,
         model=options.model,
         device=options.device,
         dtype=options.dtype,
@@ -195,4 +201,5 @@ def _edit_with_model(result: EditResult, options: EditOptions, on_cot: CotCallba
     result.duration_in = outcome.duration_in
     result.duration_out = outcome.duration_out
     result.cot = outcome.cot_rendered if outcome.cot_rendered else (cot_seen[-1] if cot_seen else None)
+    result.cot_raw = outcome.cot_raw or None
     return result

@@ -77,7 +77,7 @@ class Operation:
         if self.op == "delete":
             if "start" in a:
                 return f"delete the characters or words from index {a['start']} to index {a['end']}"
-            return f"delete '{a['text']}'"
+            return f"delete the word '{a['text']}'"
         if self.op == "substitute":
             if "start" in a:
                 return (

@@ -126,8 +126,9 @@ def test_model_path_prints_the_cot_before_the_audio(tmp_path: Path, monkeypatch)
 
     calls = []
 
-    def stand_in(input_path, instruction, output_path, *, model, device, dtype, seed, on_cot):
+    def stand_in(input_path, instruction, output_path, *, model, device, dtype, seed, on_cot, operation):
         calls.append((instruction, model, device, dtype, seed))
+        assert operation is not None and operation.op in ("substitute", "delete")
         on_cot("the <edit>dog</edit> sat", "the [MASK] sat")
         sf.write(str(output_path), np.zeros((1600, 1)), 16000)
         return model_edit.ModelEditResult("the <edit>dog</edit> sat", "the [MASK] sat", output_path, 0.3, 0.1)
@@ -142,4 +143,5 @@ def test_model_path_prints_the_cot_before_the_audio(tmp_path: Path, monkeypatch)
     as_json = invoke(["edit", clip, "delete 'um'", "--json", "--overwrite"])
     report = json.loads(as_json.stdout)
     assert report["engine"] == "model" and report["cot"] == "the [MASK] sat"
+    assert report["cot_raw"] == "the <edit>dog</edit> sat"
     assert "the [MASK] sat" in as_json.stderr

@@ -107,7 +107,7 @@ def test_true_peak_needs_a_loudness_step() -> None:
     (Operation("pitch", {"semitones": -4.0}), "shifts the pitch by -4 steps"),
     (Operation("volume", {"factor": 0.5}), "adjusts the volume to 0.5"),
     (Operation("denoise"), "denoise the audio"),
-    (Operation("delete", {"text": "um"}), "delete 'um'"),
+    (Operation("delete", {"text": "um"}), "delete the word 'um'"),
     (Operation("delete", {"start": 5, "end": 8}), "delete the characters or words from index 5 to index 8"),
     (Operation("insert", {"text": "实现", "before_index": 3}), "insert '实现' before the character or word at index 3"),
     (Operation("insert", {"text": "really", "after": "is"}), "insert 'really' after the character or word 'is'"),
