@@ -73,8 +73,8 @@ def scale_to_peak(audio: np.ndarray, peak_dbfs: float) -> np.ndarray:
 
 
 def coloured_noise(frames: int, kind: str, seed: int = 0) -> np.ndarray:
-    """Stationary coloured noise, unit RMS: 'pink' (1/f), 'brown' (1/f^2) or 'hum' (low-passed
-    pink plus a 50 Hz-free band-limited component, like a fan)."""
+    """Stationary coloured noise, unit RMS: 'pink' (1/f), 'brown' (1/f^2, no DC drift) or
+    'fan' (pink plus a resonance near 480 Hz at 16 kHz, like a fan or air conditioner)."""
     rng = np.random.default_rng(seed)
     spectrum = np.fft.rfft(rng.standard_normal(frames))
     f = np.fft.rfftfreq(frames)

@@ -189,8 +189,15 @@ def normalize_loudness(
     if not np.isfinite(before):
         raise AudioError("nothing to normalise: the audio is silent (below -70 LUFS)")
     planner = LimitPlanner(audio, sample_rate, ceiling_dbtp)
-    peak_before = _db(planner.scanner.true_peak())
-    gain_db, model_target = target_lufs - before, target_lufs
+    gain_db = target_lufs - before
+    planner.curve(gain_db)  # fills the envelope cache for every block that can need limiting
+    # if any cached block crosses the level its cache was built for, the loudest one is cached
+    cached_peak = float(planner.block_peak_db.max())
+    if cached_peak + planner.prepared_gain_db > planner.ceiling_db:
+        peak_before = cached_peak
+    else:
+        peak_before = _db(planner.scanner.true_peak())
+    model_target = target_lufs
     out = np.empty_like(audio)
     after, peak_after = before, peak_before
     for _ in range(3):

@@ -86,13 +86,14 @@ class TruePeakScanner:
         seg[~valid] = 0.0
         # slot i = times start-1+i + {0, 1/4, 2/4, 3/4}; phase 0 is the sample itself
         first = margin - 1
-        slots = np.abs(seg[:, first : first + BLOCK + 1, :])
         lead = first - (TAPS_PER_PHASE // 2 - 1)  # window start for the slot at `first`
+        slots = np.zeros((len(blocks), BLOCK + 1))
         for ch in range(seg.shape[2]):
+            np.maximum(slots, np.abs(seg[:, first : first + BLOCK + 1, ch]), out=slots)
             windows = sliding_window_view(seg[:, :, ch], TAPS_PER_PHASE, axis=1)
-            between = np.abs(windows[:, lead : lead + BLOCK + 1] @ _PHASES).max(axis=2)
-            np.maximum(slots[:, :, ch], between, out=slots[:, :, ch])
-        slots = slots.max(axis=2)
+            points = np.abs(windows[:, lead : lead + BLOCK + 1] @ _PHASES)  # [g, BLOCK+1, 3]
+            for p in range(points.shape[2]):  # (max over a tiny last axis is slow in numpy)
+                np.maximum(slots, points[:, :, p], out=slots)
         # sample n takes slots n-1 and n: every oversampled point in (n-1, n+1)
         return np.maximum(slots[:, :-1], slots[:, 1:])
 
