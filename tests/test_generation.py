@@ -138,3 +138,24 @@ def test_edit_reports_text_then_raises_without_audio(golden_stack, golden_set):
                         noise=case.noise(), max_steps=8)
     assert not out.stopped and out.audio_latents.shape == (1, 4 * 5, 16)
     assert out.text.endswith("<gen_audio>") and out.speech.shape == (1, 1, 4 * 5 * 320)
+
+
+def test_requests_beyond_the_context_are_refused_up_front(golden_stack) -> None:
+    """The golden LLM has max_position_embeddings 1024: a 60 s edit (600 patches in, ~600 out) cannot fit."""
+    from ming_edit.model.embedding import ContextTooLongError
+    from ming_edit.model.generation import generate_edit, transcribe_ids
+    from ming_edit.model.noise import TorchNoise
+    from ming_edit.model.prompts import asr_prompt, edit_prompt
+
+    from ming_edit.model.embedding import stack_tokenizer
+
+    tok = stack_tokenizer(golden_stack)
+    wave = torch.zeros(1, 16000 * 60)
+    wave[0, ::97] = 0.1
+    prompt = edit_prompt(tok, wave.shape[1], "And delete the word 'hello'.")
+    with pytest.raises(ContextTooLongError, match="context of 1024"):
+        generate_edit(golden_stack, wave, prompt, patch_size=5, cfg=2.0, noise=TorchNoise(0))
+    short = torch.zeros(1, 16000)
+    short[0, ::97] = 0.1
+    with pytest.raises(ContextTooLongError, match="ming-edit transcribe"):
+        transcribe_ids(golden_stack, short, asr_prompt(tok, short.shape[1]), max_new_tokens=5000, noise=TorchNoise(0))

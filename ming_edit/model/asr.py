@@ -15,7 +15,7 @@ from typing import Any, Protocol, Sequence
 import torch
 
 from ming_edit.errors import AudioError, MingEditError
-from ming_edit.model.embedding import encode_for_asr, splice_audio, step_positions
+from ming_edit.model.embedding import check_context, encode_for_asr, splice_audio, step_positions
 from ming_edit.model.noise import NoiseSource
 from ming_edit.model.rope import positions_from_attention_mask
 
@@ -120,6 +120,8 @@ def transcribe_ids(
     batch = collate_prompts(prompts, pad_id)
     device = stack.device
 
+    check_context(stack, batch.input_ids.shape[1], max_new_tokens, task="transcription",
+                  hint="`ming-edit transcribe` splits long recordings at pauses; use it, or cut the audio")
     audio = encode_for_asr(stack, wave_batch, lengths, noise)
     embeds = stack.llm.embed(batch.input_ids.to(device))
     embeds, audio_mask = splice_audio(embeds, batch.audio_placeholder_loc_lens, audio.embeds, audio.feat_lens)

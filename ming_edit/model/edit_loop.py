@@ -19,6 +19,7 @@ import torch
 from ming_edit.errors import MingEditError
 from ming_edit.model.audio_steps import AudioStepper
 from ming_edit.model.embedding import (
+    check_context,
     encode_for_generation,
     mono_batch,
     splice_audio,
@@ -81,6 +82,10 @@ def generate_edit(
     gen_audio_id = tokenizer.special.gen_audio_start
     wave, lengths = mono_batch(waveform)
     llm = stack.llm
+    # the edited audio is about as long as the input (its patches are in the prompt), plus the CoT
+    prompt_len = int(prompt.input_ids.shape[1])
+    check_context(stack, prompt_len, int(prompt.audio_placeholder_loc_lens[0, 0, 1]) + MIN_EDIT_PATCHES, task="this edit",
+                  hint="cut the recording into shorter pieces and edit the piece that needs it")
 
     audio = encode_for_generation(stack, wave, lengths, patch_size, noise)
     input_ids = prompt.input_ids.to(stack.device)

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ming_edit.errors import AudioError
+from ming_edit.errors import AudioError, MingEditError
 from ming_edit.model.noise import NoiseSource
 
 # upstream encode_audio_segments hard-codes 5 frames per ASR patch, whatever the config says
@@ -130,3 +130,22 @@ def mono_batch(waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if waveform.shape[1] == 0:
         raise AudioError("the input audio is empty")
     return waveform, torch.tensor([waveform.shape[1]], dtype=torch.long)
+
+
+class ContextTooLongError(MingEditError):
+    """The prompt plus what the task will generate does not fit the LLM's position range."""
+
+
+def check_context(stack: Any, prompt_len: int, to_generate: int, *, task: str, hint: str) -> None:
+    """Refuse, before any heavy work, a request whose positions exceed ``max_position_embeddings``.
+
+    Beyond that range the rotary positions were never trained, so the output would be garbage
+    rather than an error; ``hint`` names the long-form path for the task.
+    """
+    limit = int(stack.config.llm.max_position_embeddings)
+    needed = int(prompt_len) + int(to_generate)
+    if needed > limit:
+        raise ContextTooLongError(
+            f"{task} needs {needed} positions ({prompt_len} prompt + {to_generate} generated), more than "
+            f"the model's context of {limit}; {hint}"
+        )

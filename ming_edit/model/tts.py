@@ -22,6 +22,7 @@ import torch
 from ming_edit.errors import AudioError, MingEditError
 from ming_edit.model.audio_steps import AudioStepper
 from ming_edit.model.embedding import (
+    check_context,
     encode_for_generation,
     mono_batch,
     splice_audio,
@@ -97,6 +98,8 @@ def generate_tts(
     if n_prompt == 0:
         raise AudioError(f"the voice prompt is shorter than one patch ({patch_size * 20} ms)")
     prompt = tts_prompt(tokenizer, text, prompt_text, audio.latent.shape[1], patch_size=patch_size)
+    check_context(stack, prompt.input_ids.shape[1], budget, task="speech generation",
+                  hint="split the text into shorter sentences (`ming-edit speak` does) or use a shorter voice clip")
     input_ids = prompt.input_ids.to(stack.device)
     embeds, _ = splice_audio(llm.embed(input_ids), prompt.audio_placeholder_loc_lens, audio.embeds,
                              torch.tensor([[n_prompt]]))
