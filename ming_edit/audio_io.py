@@ -127,11 +127,17 @@ def check_finite(audio: np.ndarray, sample_rate: int, path: Path) -> None:
 
 
 # ---- output format rules ---------------------------------------------------------------------
-def output_format(path: Path) -> str:
+def output_format(path: Path, source: AudioInfo | None = None) -> str:
+    """The container an output path asks for (by extension). A WAVE_FORMAT_EXTENSIBLE source
+    written to .wav stays WAVEX, which keeps its channel layout (5.1, quad...)."""
     fmt = EXTENSION_FORMATS.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(sorted({e for e in EXTENSION_FORMATS if e != ".wave"}))
-        raise UsageError(f"cannot write '{path.suffix or path.name}' files; use one of {known}")
+        if not path.suffix:
+            raise UsageError(f"output {path} has no extension; name the file with one of {known}")
+        raise UsageError(f"cannot write '{path.suffix}' files; use one of {known}")
+    if fmt == "WAV" and source is not None and source.format == "WAVEX":
+        return "WAVEX"
     return fmt
 
 
@@ -202,7 +208,10 @@ def write_audio_atomic(path: Path, audio: np.ndarray, sample_rate: int, *, fmt: 
     On any failure (including Ctrl-C) the temp file is removed and ``path`` is untouched.
     """
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    except OSError as err:  # read-only or pseudo file system, permissions, disk full
+        raise AudioError(f"cannot write {path}: {err.strerror or err}") from None
     tmp = Path(tmp_name)
     try:
         os.close(fd)

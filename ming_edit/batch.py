@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 from ming_edit.audio_io import EXTENSION_FORMATS
 from ming_edit.edit import CotCallback, EditOptions, EditResult, edit_file, route
-from ming_edit.errors import CheckpointError, MingEditError, ModelNeededError, UsageError
+from ming_edit.errors import AudioError, CheckpointError, MingEditError, ModelNeededError, UsageError
 from ming_edit.plan import Plan
 
 
@@ -84,6 +84,34 @@ def plan_outputs(input_dir: Path, output_dir: Path, *, recursive: bool) -> list[
     return pairs
 
 
+def make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns the ones created (outermost first)."""
+    missing: list[Path] = []
+    probe = folder
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    missing.reverse()
+    try:
+        for path in missing:
+            path.mkdir()
+    except OSError as err:
+        remove_if_empty(missing)
+        raise AudioError(f"cannot create the output folder {folder}: {err.strerror or err}") from None
+    return missing
+
+
+def remove_if_empty(created: list[Path]) -> None:
+    """Undo make_folders for folders still empty (innermost first); others are kept."""
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:
+            pass  # not empty (another file's output is there) or already gone
+
+
 def run_batch(
     input_dir: Path,
     plan: Plan,
@@ -107,12 +135,14 @@ def run_batch(
         if on_start is not None:
             on_start(source, index, len(pairs))
         outcome: EditResult | Failure
+        created: list[Path] = []
         try:
             if not options.dry_run:
-                target.parent.mkdir(parents=True, exist_ok=True)
+                created = make_folders(target.parent)
             outcome = edit_file(source, plan, target, options, on_cot=on_cot, allow_new_folder=True)
             result.done.append(outcome)
         except (ModelNeededError, CheckpointError):
+            remove_if_empty(created)
             raise  # not about this file: every other file would fail the same way
         except MingEditError as err:
             outcome = Failure(source, str(err))
@@ -120,6 +150,8 @@ def run_batch(
         except Exception as err:  # noqa: BLE001 - one broken file must not stop the batch
             outcome = Failure(source, f"internal error ({type(err).__name__}: {err})")
             result.failed.append(outcome)
+        if isinstance(outcome, Failure):
+            remove_if_empty(created)  # a failed file leaves no trace, not even an empty subfolder
         if on_done is not None:
             on_done(source, outcome)
     return result

@@ -25,8 +25,44 @@ def error_line(err: BaseException) -> str:
     return f"{PROG}: error: " + " ".join(str(err).split())
 
 
+try:  # recent typer vendors click as typer._click; older releases use click itself
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import ClickException, NoArgsIsHelpError
+
+
+def usage_error_line(err: Any) -> str:
+    """A click usage error (unknown option, missing argument, bad value) as one line."""
+    message = " ".join(err.format_message().split()).replace("Value error, ", "")  # pydantic's prefix
+    line = f"{PROG}: error: {message}"
+    ctx = getattr(err, "ctx", None)
+    if ctx is not None:
+        line += f" (see '{ctx.command_path} --help')"
+    return line
+
+
 class MingGroup(TyperGroup):
     """Turns user-facing errors raised by any command into one line + exit code (no traceback)."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        """Like click's standalone mode, but usage errors are one line (`ming-edit: error: ...`)
+        instead of typer's multi-line box, so scripts and logs see the same format as our errors."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as err:  # bare `ming-edit` / `ming-edit models`: the help was shown
+            if err.format_message().strip():
+                err.show()
+            sys.exit(err.exit_code)
+        except ClickException as err:
+            sys.stderr.write(usage_error_line(err) + "\n")
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            sys.stderr.write(f"{PROG}: interrupted\n")
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
         try:

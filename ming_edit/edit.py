@@ -142,7 +142,7 @@ def edit_file(
     engine = route(plan, options.engine)
     info = audio_io.probe(input_path)
     check_output_path(input_path, output_path, overwrite=options.overwrite, allow_new_folder=allow_new_folder)
-    fmt = audio_io.output_format(output_path)
+    fmt = audio_io.output_format(output_path, info)
     subtype = audio_io.choose_subtype(fmt, info, options.subtype)
     result = EditResult(input_path, output_path, engine, plan, duration_in=info.duration)
     if options.dry_run:
@@ -158,6 +158,7 @@ def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOpti
     from ming_edit.dsp import apply_operations
 
     audio, info = audio_io.read_audio(result.input)
+    result.duration_in = info.duration  # decoded length (a lossy file's header may differ a little)
     if any(o.op == "loudness" for o in result.plan.operations) and not audio.any():
         raise AudioError(f"{result.input} is silent (every sample is zero); there is no loudness to normalise")
     processed = apply_operations(audio, info.sample_rate, result.plan.operations)
@@ -166,6 +167,8 @@ def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOpti
     if edited.ndim == 1:
         edited = edited[:, None]
     result.notes.extend(processed.notes)
+    if edited.shape[0] == 0:  # e.g. a one-sample clip made 4x faster: never write an empty file
+        raise AudioError(f"{result.input} is too short for this edit: nothing would be left of it")
     audio_io.check_finite(edited, info.sample_rate, Path("the edited audio"))
     edited, note = audio_io.protect_from_clipping(edited, subtype, no_limit=options.no_limit)
     if note:
@@ -197,9 +200,11 @@ def _edit_with_model(result: EditResult, options: EditOptions, on_cot: CotCallba
         dtype=options.dtype,
         seed=options.seed,
         on_cot=cot,
+        no_limit=options.no_limit,
     )
     result.duration_in = outcome.duration_in
     result.duration_out = outcome.duration_out
+    result.notes.extend(outcome.notes)
     result.cot = outcome.cot_rendered if outcome.cot_rendered else (cot_seen[-1] if cot_seen else None)
     result.cot_raw = outcome.cot_raw or None
     return result

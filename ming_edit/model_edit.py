@@ -9,7 +9,7 @@ reported before any audio is generated, with every `<edit>...</edit>` span shown
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,6 +36,7 @@ class ModelEditResult:
     text_token_ids: list[int] | None = None  # greedy text tokens (the last is <gen_audio>)
     audio_latents: Any = None  # [1, frames, latent_dim] generated latents (CPU tensor)
     stopped: bool = True  # False when the step budget, not the stop head, ended the audio
+    notes: list[str] = field(default_factory=list)  # e.g. peaks scaled down to avoid clipping
 
 
 def render_cot(raw: str) -> str:
@@ -106,13 +107,18 @@ def build_instruction(instruction: str, operation: Any = None) -> tuple[str, boo
     return wrap_edit_instruction(body), use_cot
 
 
-def _write_audio(samples: Any, path: Path, sample_rate: int, like: Path) -> None:
-    """Atomic write; the sample format follows the input file when the output container allows it."""
+def _write_audio(samples: Any, path: Path, sample_rate: int, like: Path, *, no_limit: bool = False) -> list[str]:
+    """Atomic write; the sample format follows the input file when the output container allows it.
+    Generated peaks beyond full scale are scaled down with a note (or refused), never clipped silently."""
     from ming_edit import audio_io
 
-    fmt = audio_io.output_format(path)
-    audio_io.write_audio_atomic(path, samples, sample_rate, fmt=fmt,
-                                subtype=audio_io.choose_subtype(fmt, audio_io.probe(like)))
+    source = audio_io.probe(like)
+    fmt = audio_io.output_format(path, source)
+    subtype = audio_io.choose_subtype(fmt, source)
+    audio_io.check_finite(samples, sample_rate, Path("the generated audio"))
+    samples, note = audio_io.protect_from_clipping(samples, subtype, no_limit=no_limit)
+    audio_io.write_audio_atomic(path, samples, sample_rate, fmt=fmt, subtype=subtype)
+    return [note] if note else []
 
 
 def edit_with_model(
@@ -130,6 +136,7 @@ def edit_with_model(
     cfg: float = DEFAULT_CFG,
     max_steps: int | None = None,
     show_progress: bool = True,
+    no_limit: bool = False,
 ) -> ModelEditResult:
     """Run the edit model on ``input_path`` and write ``output_path`` atomically.
 
@@ -175,10 +182,11 @@ def edit_with_model(
                                 cfg=cfg, noise=noise, max_steps=max_steps, on_text=on_text)
     speech = out.speech.reshape(-1).numpy()
     samples = runtime.from_model_rate(speech, rate, channels)
-    _write_audio(samples, output_path, rate, input_path)
+    notes = _write_audio(samples, output_path, rate, input_path, no_limit=no_limit)
     raw = seen.get("raw", out.cot_text)
     return ModelEditResult(
         cot_raw=raw, cot_rendered=render_cot(raw), output=output_path, duration_in=duration_in,
         duration_out=samples.shape[0] / rate, prompt=prompt_text, used_cot=use_cot,
         text_token_ids=out.text_token_ids.reshape(-1).tolist(), audio_latents=out.audio_latents, stopped=out.stopped,
+        notes=notes,
     )

@@ -255,7 +255,7 @@ TABLE: tuple[Phrase, ...] = (
     P("loudness", r"(?:标准化|归一化|规范化|调整|调)(?:到|为|至)?" + NUM + r"\s*lufs", loudness),
     P("loudness", r"播客(?:响度|标准|音量)?", const(lufs=-16.0, true_peak_db=-1.0)),
     P("loudness", r"(?<!peak )(?<!peak-)\bnormali[sz]e (?:the )?(?:loudness |audio |it |volume )?(?:to|at) " + NUM + r"(?:\s*(?:db|lu)\b)?" + END, loudness),
-    P("loudness", r"(?<!peak )(?<!peak-)\bnormali[sz]e\b|\bloudness normali[sz]ation\b", loudness),
+    P("loudness", r"(?<!peak )(?<!peak-)\bnormali[sz](?:e|es|ed|ing)\b|\bloudness normali[sz]ation\b", loudness),
     P("loudness", r"响度(?:标准化|归一化|规范化)|(?:标准化|归一化)响度", loudness),
     P("_true_peak", r"^(?:with |and )?(?:an? )?(?:true[- ]?peak|peak|tp)\b\D*" + NUM, true_peak),
     # -- speed
@@ -287,6 +287,13 @@ TABLE: tuple[Phrase, ...] = (
     P("speed", r"(?:加快|加速|变快)了?" + PCT, more_pct),
     P("speed", NUM + r"\s*倍速", times),
     P("speed", r"(?:语速|速度)(?:放慢|减慢|降低)一半|半速", const(factor=0.5)),
+    P("speed", r"(?:faster|quicker) by " + PCT, more_pct),
+    P("speed", r"slower by " + PCT, less_pct),
+    # terse forms: "speed 1.5", "speed: 0.8", "tempo x1.25", "1.5x", "x2", "语速0.8倍" (0 or 100 then
+    # reach the range check with a clear message instead of "cannot understand")
+    P("speed", r"^(?:playback |speaking )?(?:speed|tempo)\s*[:=]?\s*(?:x|×)?\s*" + NUMP + END, ratio),
+    P("speed", r"^(?:x|×)\s*" + NUM + END + "|^" + NUM + r"\s*(?:x|×)" + END, ratio),
+    P("speed", r"^(?:语速|速度)\s*" + NUMP + END, ratio),
     # -- pitch
     P("pitch", r"(?:shifts?|changes?|adjusts?|moves?) (?:the )?pitch (?:(?P<dir>up|down) )?(?:by )?" + NUM + r"\s*(?P<oct>octaves?)?" + ST, semis_dir),
     P("pitch", r"(?:raise|increase|lift|shift up|move up|pitch up) (?:the )?(?:pitch|voice|it)? ?(?:by )?(?:(?:an?|" + NUM + r") )?octaves?", semis(+1, 12.0)),
@@ -306,6 +313,7 @@ TABLE: tuple[Phrase, ...] = (
     P("pitch", r"(?:音调|音高|声调)?(?:升高|提高|调高|上升|升调|升)" + NUM + r"个?(?:半音|半音阶|音)", semis(+1)),
     P("pitch", r"(?:音调|音高|声调)?(?:降低|调低|下降|降调|降)" + NUM + r"个?(?:半音|半音阶|音)", semis(-1)),
     P("pitch", r"(?:音调|音高|声调)(?:调整|移动|偏移|变化|改变)" + NUM + r"个?半音", semis()),
+    P("pitch", r"^pitch\s*[:=]?\s*" + NUM + ST + END, semis()),  # terse: "pitch +2", "pitch -3 semitones"
     # -- volume
     P("volume", r"(?:adjusts?|set|sets|change|changes|put|bring) (?:the )?" + VOL + r" to " + NUMP, ratio),
     P("volume", r"(?:turn|bring) (?:it |this |the volume |the audio )?down (?:by )?" + DB, db_down),
@@ -333,6 +341,7 @@ TABLE: tuple[Phrase, ...] = (
     P("volume", r"音量(?:减半|降低一半|减小一半|调小一半)", const(factor=0.5)),
     P("volume", r"音量(?:加倍|翻倍|提高一倍|增大一倍|调大一倍)", const(factor=2.0)),
     P("volume", r"增益" + DB, db_signed),
+    P("volume", r"^(?:volume|gain)\s*[:=]?\s*(?:to )?(?:x|×)?\s*" + NUMP + END, ratio),  # terse: "volume 0.5"
     # -- denoise
     P("denoise", r"\bde-?nois(?:e|ing)\b|\bnoise[- ](?:reduction|removal|suppression|cancell?ation)\b", const()),
     P("denoise", r"(?:remove|reduce|cut|get rid of|eliminate|clean up|suppress|filter out|kill) (?:the |all |any |some )?(?:background |ambient |room |the )*(?:noise|hiss|hum|static|buzz)\b", const()),

@@ -240,6 +240,11 @@ def _table() -> list[tuple[str, re.Pattern[str], Any]]:
 
 def match_clause(clause: str, quoted: list[str]) -> Operation | None:
     """The first phrase-table row found in ``clause`` (masked text), as an Operation."""
+    found = _match_with_span(clause, quoted)
+    return found[0] if found else None
+
+
+def _match_with_span(clause: str, quoted: list[str]) -> tuple[Operation, tuple[int, int]] | None:
     from ming_edit.phrases import check_finite, groups_of
 
     for op, regex, extract in _table():
@@ -251,13 +256,32 @@ def match_clause(clause: str, quoted: list[str]) -> Operation | None:
             args = check_finite(extract(groups))
         except (ValueError, ZeroDivisionError, KeyError):
             continue
-        return Operation(op, args)
+        return Operation(op, args), m.span()
     return None
 
 
-def unknown_instruction_error(fragment: str) -> UsageError:
+def _check_no_hidden_step(clause: str, span: tuple[int, int], op: Operation, quoted: list[str]) -> None:
+    """One clause gives one step. When the text around the matched phrase names another kind of
+    step ("降噪后标准化响度": denoise, then normalise), refuse instead of silently dropping it."""
+    for before, rest in ((True, clause[: span[0]]), (False, clause[span[1]:])):
+        if not re.search(r"\w", rest):
+            continue
+        other = match_clause(rest.strip(), quoted)
+        if other is not None and other.op not in (op.op, "_true_peak"):
+            first, second = (other.op, op.op) if before else (op.op, other.op)
+            raise UsageError(
+                f'"{_unmask(clause, quoted)}" holds two steps ({first} and {second}); write them in '
+                'order joined by "then", e.g. "denoise then normalize" or "先降噪再标准化响度"'
+            )
+
+
+def unknown_instruction_error(fragment: str, instruction: str | None = None) -> UsageError:
+    """``fragment`` is the clause after number normalisation; when the user wrote it differently
+    ("one and a half times" -> "1.5 times") their own words are quoted instead."""
     from ming_edit.phrases import EXAMPLES
 
+    if instruction is not None and fragment not in instruction:
+        fragment = instruction
     examples = ", ".join(f'"{e}"' for e in EXAMPLES[:8])
     return UsageError(f'cannot understand "{fragment}"; try e.g. {examples} (see `ming-edit edit --help`)')
 
@@ -275,11 +299,18 @@ def parse_instruction(instruction: str, *, allow_freeform: bool = False) -> Plan
     masked = normalise_numbers(masked)
     operations: list[Operation] = []
     for clause in split_clauses(masked):
-        op = match_clause(clause, quoted)
-        if op is None:
+        found = _match_with_span(clause, quoted)
+        if found is None:
             if allow_freeform:
                 return Plan(text, (Operation("freeform", {"instruction": text}),))
-            raise unknown_instruction_error(_unmask(clause, quoted))
+            raise unknown_instruction_error(_unmask(clause, quoted), text)
+        op = found[0]
+        try:
+            _check_no_hidden_step(clause, found[1], op, quoted)
+        except UsageError:
+            if allow_freeform:  # --engine model: the model reads the request as a whole
+                return Plan(text, (Operation("freeform", {"instruction": text}),))
+            raise
         if op.op == "_true_peak":  # "... and a true peak of -2 dB" refines the loudness step
             if not operations or operations[-1].op != "loudness":
                 raise UsageError("a true-peak limit needs a loudness target, e.g. \"normalize to -16 LUFS\"")

@@ -167,6 +167,19 @@ def resolve_model_dir(explicit: str | os.PathLike | None, role: str = "edit") ->
     )
 
 
+def download_failure_reason(err: BaseException) -> str:
+    """A short reason for a failed download: the root cause (e.g. the DNS error under the Hub's
+    'cannot find the appropriate snapshot folder' wrapper), cut at a word, never mid-word."""
+    root: BaseException = err
+    while (root.__cause__ or root.__context__) is not None:
+        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    text = " ".join(str(root).split()) or type(root).__name__
+    text = text.split(". ")[0].rstrip(".")
+    if len(text) > 120:
+        text = text[:120].rsplit(" ", 1)[0] + " ..."
+    return text
+
+
 def pull(name: str) -> Path:
     """Download a registered model into the Hugging Face cache; one clear line when that fails."""
     entry = get_entry(name)
@@ -177,7 +190,7 @@ def pull(name: str) -> Path:
     except KeyboardInterrupt:
         raise
     except Exception as err:  # offline, DNS, HTTP errors, disk full: all end the same way for the user
-        reason = " ".join(str(err).split()).split(". ")[0][:120] or type(err).__name__
+        reason = download_failure_reason(err)
         raise MingEditError(
             f"could not download {entry.repo_id} (offline or the Hub refused: {reason}); "
             f"download it elsewhere and pass --model DIR or set {MODEL_ENV}=DIR"

@@ -185,9 +185,9 @@ def resample(mono: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
 
 def from_model_rate(mono16k: np.ndarray, sample_rate: int, channels: int = 1) -> np.ndarray:
-    """Model output (16 kHz mono) -> [frames, channels] at ``sample_rate``, clipped to [-1, 1]."""
-    wave = resample(mono16k, MODEL_SAMPLE_RATE, sample_rate)
-    wave = np.clip(wave, -1.0, 1.0)
+    """Model output (16 kHz mono) -> float64 [frames, channels] at ``sample_rate``. Not clipped: the
+    writer scales peaks beyond full scale down with a note (audio_io.protect_from_clipping)."""
+    wave = np.asarray(resample(mono16k, MODEL_SAMPLE_RATE, sample_rate), dtype=np.float64)
     return np.repeat(wave[:, None], channels, axis=1)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,6 +35,7 @@ class SpeakResult:
     sentences: int
     reference_text: str
     reference_text_transcribed: bool  # True when the reference transcript came from the model
+    clipped_samples: int = 0  # generated samples beyond full scale, clipped in the streamed file
 
 
 def default_voice() -> tuple[Path, str]:
@@ -53,6 +55,21 @@ def output_format(path: Path) -> tuple[str, str]:
     return fmt, "PCM_16" if sf.check_format(fmt, "PCM_16") else sf.default_subtype(fmt)
 
 
+# Ming-UniAudio speaks Mandarin (and dialects) and English: letters of other scripts are refused
+# rather than turned into gibberish. Latin covers accented names ("café"); CJK covers Han characters.
+_SPOKEN_SCRIPTS = ("LATIN", "FULLWIDTH LATIN", "CJK", "IDEOGRAPHIC")
+
+
+def unsupported_letters(text: str) -> list[str]:
+    """Letters (Unicode category L*) outside the scripts the model speaks, in order of appearance."""
+    bad: list[str] = []
+    for ch in text:
+        if unicodedata.category(ch).startswith("L") and ch not in bad:
+            if not unicodedata.name(ch, "").startswith(_SPOKEN_SCRIPTS):
+                bad.append(ch)
+    return bad
+
+
 def check_text(text: str) -> str:
     """Normalised text to speak, or UsageError for text that cannot be spoken."""
     text = " ".join(text.split())
@@ -60,7 +77,28 @@ def check_text(text: str) -> str:
         raise UsageError("nothing to say: the text is empty")
     if not has_speakable_content(text):
         raise UsageError("the text has nothing speakable (only symbols, punctuation or emoji)")
+    bad = unsupported_letters(text)
+    if bad:
+        words = [w for w in text.split() if any(ch in bad for ch in w)]
+        shown = " ".join(words[:3]) + (" ..." if len(words) > 3 else "")
+        raise UsageError(f"the model speaks Chinese and English; this text uses another script: {shown}")
     return text
+
+
+def check_output(output: Path, reference: Path, *, overwrite: bool) -> None:
+    """The same output rules as `edit`: never the reference clip, an existing folder, no silent
+    replacement of an existing file."""
+    from ming_edit.edit import check_output_path
+
+    output_format(output)
+    if output.is_dir():
+        raise UsageError(f"-o {output} is a folder; give an audio file name")
+    try:
+        check_output_path(Path(reference), output, overwrite=overwrite)
+    except UsageError as err:
+        if "overwrite the input" in str(err):
+            raise UsageError(f"-o {output} would overwrite the voice reference {reference}; choose another name") from None
+        raise
 
 
 def check_tokenizable(tokenizer: Any, text: str) -> None:
@@ -100,15 +138,22 @@ class StreamingWriter:
         self.target = Path(target)
         self.sample_rate = sample_rate
         fmt, subtype = output_format(self.target)
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part", dir=self.target.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part", dir=self.target.parent)
+        except OSError as err:  # read-only folder, permissions, disk full
+            raise AudioError(f"cannot write {self.target}: {err.strerror or err}") from None
         os.close(fd)
         self.tmp = Path(tmp)
         self.frames = 0
+        self.clipped = 0
         self.file = sf.SoundFile(str(self.tmp), "w", samplerate=sample_rate, channels=1, format=fmt, subtype=subtype)
 
     def write(self, samples: np.ndarray) -> None:
-        samples = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0)
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        over = np.abs(samples) > 1.0
+        if over.any():  # streamed: it cannot be rescaled afterwards, so it is counted and reported
+            self.clipped += int(over.sum())
+            samples = np.clip(samples, -1.0, 1.0)
         if samples.size:
             self.file.write(samples)
             self.file.flush()
@@ -148,14 +193,13 @@ def synthesize(
     noise: Any = None,
     cfg: float = DEFAULT_CFG,
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> SpeakResult:
     """Speak ``text`` in the voice of ``reference`` into ``output``; transcribe the reference first
     when ``reference_text`` is None (same loaded model). Checks everything before the model loads."""
     text = check_text(text)
     output = Path(output)
-    output_format(output)
-    if output.is_dir():
-        raise UsageError(f"-o {output} is a folder; give an audio file name")
+    check_output(output, Path(reference), overwrite=overwrite)
     ref16k, _, _, _ = runtime.load_for_model(Path(reference))
     check_reference(ref16k, str(reference))
     if reference_text is not None and not reference_text.strip():
@@ -189,7 +233,8 @@ def synthesize(
     except BaseException:
         writer.abort()
         raise
-    return SpeakResult(output, duration, sample_rate, len(sentences), reference_text.strip(), transcribed)
+    return SpeakResult(output, duration, sample_rate, len(sentences), reference_text.strip(), transcribed,
+                       clipped_samples=writer.clipped)
 
 
 def _speak_sentence(stack: Any, sentence: str, ref16k: np.ndarray, ref_text: str,

@@ -62,7 +62,12 @@ def expand_inputs(inputs: Sequence[Path]) -> list[tuple[Path, Path]]:
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            files = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            files = sorted(
+                p for p in item.rglob("*")
+                if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+                # hidden files and folders (macOS "._x.wav" resource forks, .cache/...) are not recordings
+                and not any(part.startswith(".") for part in p.relative_to(item).parts)
+            )
             if not files:
                 raise AudioError(f"{item}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
             found += [(p, p.relative_to(item)) for p in files]
@@ -224,8 +229,11 @@ def atomic_write_text(path: Path, text: str) -> None:
     import os
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as err:
+        raise AudioError(f"cannot write {path}: {err.strerror or err}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -233,9 +241,32 @@ def atomic_write_text(path: Path, text: str) -> None:
 
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
+    except OSError as err:  # disk full, or the target is a folder
+        Path(tmp).unlink(missing_ok=True)
+        raise AudioError(f"cannot write {path}: {err.strerror or err}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_targets(targets: dict[str, Path]) -> None:
+    """Refuse transcript paths that would destroy a recording or each other: an audio file name
+    (e.g. `-o talk.wav`), an input file itself, or two inputs landing on one file (a.wav + a.flac)."""
+    from ming_edit.audio_io import EXTENSION_FORMATS
+
+    seen: dict[Path, str] = {}
+    inputs = [Path(source) for source in targets]
+    for source, target in targets.items():
+        if target.suffix.lower() in EXTENSION_FORMATS or target.suffix.lower() in AUDIO_SUFFIXES:
+            raise UsageError(f"-o {target} is an audio file name; transcripts are text "
+                             "(use .txt, .json, .srt or .vtt)")
+        if any(target.resolve() == i.resolve() or (target.exists() and target.samefile(i)) for i in inputs):
+            raise UsageError(f"-o {target} would overwrite the input recording {target}")
+        key = target.resolve()
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {source} would both be written to {target}; "
+                             "rename one, or transcribe them separately")
+        seen[key] = source
 
 
 def _check_readable(path: Path) -> None:
@@ -284,6 +315,7 @@ def run_transcribe_command(
             targets = {str(p): output / rel.with_suffix(f".{fmt}") for p, rel in files}
         else:
             targets = {str(files[0][0]): output}
+        check_targets(targets)
     elif several and fmt in ("srt", "vtt"):
         raise UsageError(f"{fmt} for several files needs -o FOLDER (one subtitle file per input)")
 

@@ -123,3 +123,25 @@ def test_atomic_write_reports_unsupported_settings(tmp_path: Path) -> None:
     with pytest.raises(AudioError, match="cannot write"):  # MP3 has no 7 kHz mode
         audio_io.write_audio_atomic(tmp_path / "x.mp3", tone(0.2, sr=7000), 7000, fmt="MP3", subtype="MPEG_LAYER_III")
     assert listing(tmp_path) == []
+
+
+def test_unwritable_destination_is_one_error_not_a_traceback(tmp_path: Path) -> None:
+    # /proc refuses new files: mkstemp itself fails, before any audio is written
+    with pytest.raises(AudioError, match="cannot write /proc/x.wav"):
+        audio_io.write_audio_atomic(Path("/proc/x.wav"), tone(0.1), 16000, fmt="WAV", subtype="PCM_16")
+
+
+def test_output_without_extension_says_so() -> None:
+    with pytest.raises(UsageError, match="has no extension"):
+        audio_io.output_format(Path("out"))
+
+
+def test_wave_extensible_input_stays_extensible(tmp_path: Path) -> None:
+    """A 5.1 WAVEX source written to .wav keeps WAVE_FORMAT_EXTENSIBLE (its channel layout)."""
+    src = write_tone(tmp_path / "surround.wav", seconds=0.1, channels=6, fmt="WAVEX")
+    info = audio_io.probe(src)
+    assert info.format == "WAVEX"
+    assert audio_io.output_format(tmp_path / "out.wav", info) == "WAVEX"
+    assert audio_io.output_format(tmp_path / "out.flac", info) == "FLAC"
+    mono = audio_io.probe(write_tone(tmp_path / "mono.wav", seconds=0.1))
+    assert audio_io.output_format(tmp_path / "out.wav", mono) == "WAV"

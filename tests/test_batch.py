@@ -109,3 +109,19 @@ def test_missing_model_stops_a_folder_at_once(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert result.stderr.count("\n") == 1 and "MING_EDIT_MODEL" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_file_leaves_no_empty_subfolder(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    (src / "good").mkdir(parents=True)
+    (src / "bad" / "deeper").mkdir(parents=True)
+    write_tone(src / "good" / "a.wav", seconds=0.2)
+    (src / "bad" / "deeper" / "x.wav").write_bytes(b"not audio" * 50)
+    result = invoke(["edit", src, INSTRUCTION, "-o", tmp_path / "out", "--recursive"])
+    assert result.exit_code == 1
+    assert listing(tmp_path / "out") == ["good", "good/a.wav"]
+    only_bad = tmp_path / "only_bad"
+    (only_bad / "s").mkdir(parents=True)
+    (only_bad / "s" / "x.wav").write_bytes(b"not audio" * 50)
+    assert invoke(["edit", only_bad, INSTRUCTION, "-o", tmp_path / "out2", "-r"]).exit_code == 1
+    assert not (tmp_path / "out2").exists()

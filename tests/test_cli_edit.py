@@ -126,8 +126,9 @@ def test_model_path_prints_the_cot_before_the_audio(tmp_path: Path, monkeypatch)
 
     calls = []
 
-    def stand_in(input_path, instruction, output_path, *, model, device, dtype, seed, on_cot, operation):
+    def stand_in(input_path, instruction, output_path, *, model, device, dtype, seed, on_cot, operation, no_limit):
         calls.append((instruction, model, device, dtype, seed))
+        assert no_limit is False
         assert operation is not None and operation.op in ("substitute", "delete")
         on_cot("the <edit>dog</edit> sat", "the [MASK] sat")
         sf.write(str(output_path), np.zeros((1600, 1)), 16000)
@@ -145,3 +146,17 @@ def test_model_path_prints_the_cot_before_the_audio(tmp_path: Path, monkeypatch)
     assert report["engine"] == "model" and report["cot"] == "the [MASK] sat"
     assert report["cot_raw"] == "the <edit>dog</edit> sat"
     assert "the [MASK] sat" in as_json.stderr
+
+
+def test_an_edit_that_leaves_no_audio_writes_nothing(tmp_path: Path) -> None:
+    clip = tmp_path / "one.wav"
+    sf.write(str(clip), np.array([0.5]), 16000)  # a single sample
+    result = invoke(["edit", clip, "make it 4x faster", "-o", tmp_path / "out.wav"])
+    assert result.exit_code == 1 and "nothing would be left" in result.stderr
+    assert listing(tmp_path) == ["one.wav"]
+
+
+def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
+    clip = write_tone(tmp_path / "clip.wav", seconds=0.2)
+    result = invoke(["edit", clip, "half the volume", "-o", "/proc/ming-edit-test.wav"])
+    assert result.exit_code == 1 and result.stderr.strip() == "ming-edit: error: cannot write /proc/ming-edit-test.wav: No such file or directory"

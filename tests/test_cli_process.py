@@ -78,3 +78,21 @@ def test_example_batch_script_fixes_a_folder(tmp_path: Path) -> None:
         src, out = sf.info(str(examples / name)), sf.info(str(tmp_path / "fixed" / name))
         assert (out.samplerate, out.channels, out.subtype) == (src.samplerate, src.channels, src.subtype)
         assert abs(out.duration - src.duration) < 1e-3
+
+
+def test_click_usage_errors_are_one_line_too(tmp_path: Path) -> None:
+    """Typer's boxed usage errors (missing argument, unknown option/command, bad choice) become
+    one `ming-edit: error:` line with exit code 2, like every other error."""
+    for args, needle in (
+        (["edit"], "Missing argument"),
+        (["edit", tmp_path / "x.wav", "denoise", "--bogus"], "No such option"),
+        (["edit", tmp_path / "x.wav", "denoise", "--engine", "foo"], "'foo' is not one of"),
+        (["frobnicate"], "No such command"),
+        (["speak", "hello"], "Missing option"),
+    ):
+        done = run_process(args)
+        lines = done.stderr.splitlines()
+        assert done.returncode == 2 and len(lines) == 1, (args, done.stderr)
+        assert lines[0].startswith("ming-edit: error: ") and needle in lines[0], lines
+        assert done.stdout == ""
+    assert run_process(["edit", "--help"]).returncode == 0

@@ -139,3 +139,24 @@ def test_missing_model_is_one_clear_line(golden_input, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(ModelNeededError, match="Ming-UniAudio-16B-A3B-Edit.*--model DIR"):
         edit_with_model(golden_input, "delete the word 'hello'", tmp_path / "o.wav", show_progress=False)
+
+
+def test_generated_peaks_are_scaled_with_a_note_not_clipped(tmp_path) -> None:
+    """Clipping is never silent on the model path either: the writer scales and says so."""
+    import numpy as np
+    import soundfile as sf
+
+    from ming_edit.errors import AudioError
+    from ming_edit.model_edit import _write_audio
+
+    like = tmp_path / "in.wav"
+    sf.write(str(like), np.zeros(1600), 16000, subtype="PCM_16")
+    hot = np.linspace(-2.0, 2.0, 1600)[:, None]
+    notes = _write_audio(hot.copy(), tmp_path / "out.wav", 16000, like)
+    assert len(notes) == 1 and "scaled by" in notes[0]
+    written, _ = sf.read(str(tmp_path / "out.wav"))
+    assert np.abs(written).max() == pytest.approx(10 ** (-0.1 / 20), abs=1e-4)
+    assert written[0] / written[-1] == pytest.approx(-1.0, abs=1e-3)  # a gain, not a clip
+    with pytest.raises(AudioError, match="--no-limit"):
+        _write_audio(hot.copy(), tmp_path / "refused.wav", 16000, like, no_limit=True)
+    assert not (tmp_path / "refused.wav").exists()

@@ -132,3 +132,29 @@ def test_plan_json_and_describe() -> None:
     plan = Plan("x", (Operation("volume", {"factor": 0.5}), Operation("loudness", {"lufs": -16.0, "true_peak_db": -1.0})))
     assert plan.to_json() == [{"op": "volume", "factor": 0.5}, {"op": "loudness", "lufs": -16.0, "true_peak_db": -1.0}]
     assert plan.operations[0].describe() == "volume x0.5 (-6.02 dB)"
+
+
+def test_two_steps_in_one_clause_are_refused_not_dropped() -> None:
+    with pytest.raises(UsageError) as info:
+        parse_instruction("降噪后标准化响度")
+    assert "two steps (denoise and loudness)" in str(info.value)
+    # the model engine gets the request whole instead
+    assert parse_instruction("降噪后标准化响度", allow_freeform=True).to_json()[0]["op"] == "freeform"
+    # a refinement of the same step is not a second step
+    assert len(parse_instruction("normalize the volume to -16 LUFS").operations) == 1
+
+
+def test_unknown_quotes_the_users_own_words() -> None:
+    with pytest.raises(UsageError) as info:
+        parse_instruction("one and a half times")
+    assert 'cannot understand "one and a half times"' in str(info.value)
+
+
+def test_terse_out_of_range_values_reach_the_range_check() -> None:
+    from ming_edit.edit import make_plan
+
+    for instruction, needle in (("speed 0", "speed factor 0 is out of range"), ("speed 100", "out of range"),
+                                ("pitch 48", "out of range"), ("pitch -48", "out of range")):
+        with pytest.raises(UsageError) as info:
+            make_plan(instruction)
+        assert needle in str(info.value), instruction

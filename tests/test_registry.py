@@ -149,3 +149,20 @@ def test_registry_reads_without_torch():
     code = ("import sys, ming_edit.registry as r, ming_edit.commands.speech;"
             "r.load_registry(); assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_download_failure_names_the_root_cause_without_cutting_words():
+    from ming_edit.registry import download_failure_reason
+
+    try:
+        try:
+            raise OSError("[Errno -2] Name or service not known")
+        except OSError as dns:
+            raise RuntimeError("Got: ConnectError: [Errno -2] Name or service not known\nAn error happened "
+                               "while trying to locate the files on the Hub, and we cannot find the "
+                               "appropriate snapshot folder for the specified revision") from dns
+    except RuntimeError as err:
+        assert download_failure_reason(err) == "[Errno -2] Name or service not known"
+    long = RuntimeError("word " * 60)
+    reason = download_failure_reason(long)
+    assert reason.endswith(" ...") and len(reason) <= 124 and "wor ..." not in reason

@@ -308,3 +308,61 @@ def test_characters_the_tokenizer_cannot_represent_are_refused():
     with pytest.raises(UsageError, match="cannot represent: веипрт$"):
         check_tokenizable(CharTokenizer(), "hello привет")
     check_tokenizable(TextTokenizer.from_dir(GOLDEN), "hello привет 你好")  # byte-level BPE covers all
+
+
+# ----- output safety (QA) -----
+
+def test_transcribe_never_writes_text_over_a_recording(cli, tmp_path, loads):
+    rng = np.random.default_rng(0)
+    wav = write_wav(tmp_path / "talk.wav", 0.3 * rng.standard_normal(16000))
+    flac = write_wav(tmp_path / "talk2.flac", 0.3 * rng.standard_normal(16000))
+    before = wav.read_bytes()
+    result = invoke(cli, ["transcribe", wav, "-o", wav, "--model", GOLDEN])
+    assert result.exit_code == 2 and "audio file name" in one_error_line(result)
+    # two inputs that would land on one transcript (a.wav + a.flac -> out/a.txt)
+    same_stem = write_wav(tmp_path / "talk.flac", 0.3 * rng.standard_normal(16000))
+    result = invoke(cli, ["transcribe", wav, same_stem, "-o", tmp_path / "out", "--model", GOLDEN])
+    assert result.exit_code == 2 and "would both be written to" in one_error_line(result)
+    assert loads["n"] == 0 and wav.read_bytes() == before and flac.exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_speak_and_clone_output_rules(cli, tmp_path, loads):
+    rng = np.random.default_rng(0)
+    ref = write_wav(tmp_path / "me.wav", 0.3 * rng.standard_normal(3 * 16000))
+    before = ref.read_bytes()
+    result = invoke(cli, ["clone", ref, "say this", "-o", ref, "--ref-text", "hello", "--model", GOLDEN])
+    assert result.exit_code == 2 and "overwrite the voice reference" in one_error_line(result)
+    result = invoke(cli, ["speak", "say this", "--voice", ref, "--voice-text", "hi", "-o", ref, "--model", GOLDEN])
+    assert result.exit_code == 2 and "overwrite the voice reference" in one_error_line(result)
+    existing = write_wav(tmp_path / "old.wav", np.zeros(160))
+    result = invoke(cli, ["speak", "say this", "-o", existing, "--model", GOLDEN])
+    assert result.exit_code == 2 and "pass --overwrite" in one_error_line(result)
+    result = invoke(cli, ["speak", "say this", "-o", tmp_path / "missing" / "x.wav", "--model", GOLDEN])
+    assert result.exit_code == 2 and "output folder does not exist" in one_error_line(result)
+    assert loads["n"] == 0 and ref.read_bytes() == before and not (tmp_path / "missing").exists()
+
+
+def test_speak_refuses_scripts_the_model_does_not_speak(cli, tmp_path, loads):
+    out = tmp_path / "x.wav"
+    for text in ("Привет мир", "こんにちは", "안녕하세요", "hello สวัสดี"):
+        result = invoke(cli, ["speak", text, "-o", out, "--model", GOLDEN])
+        assert result.exit_code == 2 and "speaks Chinese and English" in one_error_line(result), text
+    assert loads["n"] == 0 and not out.exists()
+    from ming_edit.speak import check_text
+
+    assert check_text("Café naïve, 你好。 Ｈｅｌｌｏ 2025") == "Café naïve, 你好。 Ｈｅｌｌｏ 2025"
+
+
+def test_transcribe_folder_skips_hidden_files():
+    import tempfile
+
+    from ming_edit.transcribe import expand_inputs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / ".cache").mkdir()
+        write_wav(root / "a.wav", np.zeros(1600))
+        (root / "._a.wav").write_bytes(b"macOS resource fork, not audio")
+        write_wav(root / ".cache" / "b.wav", np.zeros(1600))
+        assert [rel.as_posix() for _, rel in expand_inputs([root])] == ["a.wav"]

@@ -70,6 +70,7 @@ def speak_command(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     dtype: Optional[str] = typer.Option(None, "--dtype", help=DTYPE_HELP),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for the flow sampler"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
 ) -> None:
     """Text to speech, in the built-in voice or the voice of --voice."""
     from ming_edit import speak
@@ -78,9 +79,9 @@ def speak_command(
         text = sys.stdin.read()
     result = _run(lambda: speak.speak(
         text, output, voice=voice, voice_text=voice_text, sample_rate=sample_rate, pause=pause,
-        model=model, device=device, dtype=dtype, seed=seed,
+        model=model, device=device, dtype=dtype, seed=seed, overwrite=overwrite,
     ))
-    typer.echo(f"wrote {result.output} ({result.duration:.2f} s, {result.sentences} sentence(s))", err=True)
+    _report(result)
 
 
 def clone_command(
@@ -94,6 +95,7 @@ def clone_command(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     dtype: Optional[str] = typer.Option(None, "--dtype", help=DTYPE_HELP),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for the flow sampler"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
 ) -> None:
     """Zero-shot voice cloning: speak TEXT in the voice of REFERENCE."""
     from ming_edit import speak
@@ -102,10 +104,16 @@ def clone_command(
         text = sys.stdin.read()
     result = _run(lambda: speak.clone(
         reference, text, output, ref_text=ref_text, sample_rate=sample_rate, pause=pause,
-        model=model, device=device, dtype=dtype, seed=seed,
+        model=model, device=device, dtype=dtype, seed=seed, overwrite=overwrite,
     ))
     if result.reference_text_transcribed:
         typer.echo(f"reference transcript: {result.reference_text}", err=True)
+    _report(result)
+
+
+def _report(result: "speak.SpeakResult") -> None:  # noqa: F821 - imported lazily
+    if result.clipped_samples:
+        typer.echo(f"note: {result.clipped_samples} generated samples exceeded full scale and were clipped", err=True)
     typer.echo(f"wrote {result.output} ({result.duration:.2f} s, {result.sentences} sentence(s))", err=True)
 
 
