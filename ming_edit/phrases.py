@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ming_edit.errors import UsageError
+
 Groups = dict[str, str]
 
 
@@ -167,21 +169,30 @@ def semis_dir(g: Groups) -> dict[str, Any]:
     return {"semitones": value * (12.0 if g.get("oct") else 1.0)}
 
 
+def _below_full_scale(g: Groups, key: str, unit: str) -> float:
+    """A loudness or peak level: "16 LUFS" means -16 (people drop the sign), but an explicit "+5"
+    asks for something above full scale, which is refused rather than silently flipped."""
+    text = (g.get(key) or "").strip()
+    if text.startswith("+") and float(text) > 0:
+        raise UsageError(f"{text} {unit} is above digital full scale; did you mean -{text[1:]} {unit}?")
+    return -abs(_n(g, key))
+
+
 def loudness(g: Groups) -> dict[str, Any]:
-    lufs = -abs(_n(g)) if g.get("n") else DEFAULT_LUFS  # "normalize to 16 LUFS" means -16
-    tp = -abs(_n(g, "m")) if g.get("m") else DEFAULT_TRUE_PEAK
+    lufs = _below_full_scale(g, "n", "LUFS") if g.get("n") else DEFAULT_LUFS
+    tp = _below_full_scale(g, "m", "dBTP") if g.get("m") else DEFAULT_TRUE_PEAK
     return {"lufs": lufs, "true_peak_db": tp}
 
 
 def preset(g: Groups) -> dict[str, Any]:
     lufs, tp = PRESETS[g["preset"].lower()]
     if g.get("m"):
-        tp = -abs(_n(g, "m"))
+        tp = _below_full_scale(g, "m", "dBTP")
     return {"lufs": lufs, "true_peak_db": tp}
 
 
 def true_peak(g: Groups) -> dict[str, Any]:
-    return {"true_peak_db": -abs(_n(g))}
+    return {"true_peak_db": _below_full_scale(g, "n", "dBTP")}
 
 
 def text(*names: str) -> Callable[[Groups], dict[str, Any]]:
@@ -249,15 +260,15 @@ TABLE: tuple[Phrase, ...] = (
     P("volume", r"\bvol(?:ume)?\s*\(\s*" + NUM, ratio),
     P("pitch", r"\bpitch[_ ]shift\s*\(?\s*" + NUM, semis()),
     # -- loudness
-    P("loudness", r"(?:normali[sz]|loudness|level|master)[^⟦]*?(?:for|to) (?:an? )?" + EN_PRESET + r"s?\b(?:.*?(?:peak|tp)\D*" + NUM2 + ")?", preset),
+    P("loudness", r"(?:normali[sz]|loudness|level|master)[^⟦]*?(?:for|to) (?:an? )?" + EN_PRESET + r"s?\b(?:.*?(?:peak|tp)[^\d+-]*" + NUM2 + ")?", preset),
     P("loudness", EN_PRESET + r"s? (?:loudness|level|standard)", preset),
-    P("loudness", NUM + r"\s*lufs(?:.*?(?:peak|tp)\D*" + NUM2 + ")?", loudness),
+    P("loudness", NUM + r"\s*lufs(?:.*?(?:peak|tp)[^\d+-]*" + NUM2 + ")?", loudness),
     P("loudness", r"(?:标准化|归一化|规范化|调整|调)(?:到|为|至)?" + NUM + r"\s*lufs", loudness),
     P("loudness", r"播客(?:响度|标准|音量)?", const(lufs=-16.0, true_peak_db=-1.0)),
     P("loudness", r"(?<!peak )(?<!peak-)\bnormali[sz]e (?:the )?(?:loudness |audio |it |volume )?(?:to|at) " + NUM + r"(?:\s*(?:db|lu)\b)?" + END, loudness),
     P("loudness", r"(?<!peak )(?<!peak-)\bnormali[sz](?:e|es|ed|ing)\b|\bloudness normali[sz]ation\b", loudness),
     P("loudness", r"响度(?:标准化|归一化|规范化)|(?:标准化|归一化)响度", loudness),
-    P("_true_peak", r"^(?:with |and )?(?:an? )?(?:true[- ]?peak|peak|tp)\b\D*" + NUM, true_peak),
+    P("_true_peak", r"^(?:with |and )?(?:an? )?(?:true[- ]?peak|peak|tp)\b[^\d+-]*" + NUM, true_peak),
     # -- speed
     P("speed", r"(?:adjusts?|set|sets|change|changes|put|bring) (?:the )?" + SPEED + r" to " + NUMP, ratio),
     P("speed", PCT + r" (?:faster|quicker)", more_pct),

@@ -84,11 +84,13 @@ def test_bad_directory_is_one_line_on_stderr(golden_dir, tmp_path, what):
     elif what == "bad_checkpoint":
         _fixture_copy(golden_dir, target)
         (target / "model.safetensors").write_bytes(b"\x00" * 16)
-    result = runner.invoke(app, args)
+    from ming_edit.cli import app as cli_app
+
+    result = runner.invoke(cli_app, ["dev", *args])
     assert result.exit_code != 0
     assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and str(target) in lines[0], result.stderr
+    assert len(lines) == 1 and lines[0].startswith("ming-edit: error: ") and str(target) in lines[0], result.stderr
     assert "Traceback" not in result.output
 
 
