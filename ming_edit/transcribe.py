@@ -287,7 +287,9 @@ def run_transcribe_command(
     **options: Any,
 ) -> list[Transcript]:
     """The `transcribe` command: every check happens before the model loads; txt on stdout streams
-    cue by cue; files are written atomically once their transcript is complete."""
+    cue by cue; files are written atomically once their transcript is complete. Several inputs:
+    a bad file is reported and skipped, the rest are transcribed, and the run ends with an error
+    naming every failure."""
     import sys
 
     from ming_edit.subtitles import FORMATS, render
@@ -303,9 +305,22 @@ def run_transcribe_command(
     if lang is not None and not lang.strip():
         raise UsageError("--lang is empty")
     files = expand_inputs(inputs)
-    for path, _ in files:
-        _check_readable(path)
     several = len(files) > 1 or any(Path(i).is_dir() for i in inputs)
+    failures: list[tuple[Path, str]] = []
+    if not several:
+        _check_readable(files[0][0])
+    else:  # a batch keeps going past a bad file, like `edit` on a folder, and names it at the end
+        readable = []
+        for path, rel in files:
+            try:
+                _check_readable(path)
+                readable.append((path, rel))
+            except AudioError as err:
+                failures.append((path, str(err)))
+                sys.stderr.write(f"ming-edit: skipping {path}: {err}\n")
+        if not readable:
+            raise AudioError(f"none of the {len(files)} inputs could be read (first: {failures[0][1]})")
+        files = readable
 
     targets: dict[str, Path] = {}
     if output is not None:
@@ -344,9 +359,19 @@ def run_transcribe_command(
     with runtime.progress(options.pop("show_progress", True)) as bar:
         for path, _ in files:
             on_start(path)
-            transcript = transcriber.transcribe_file(path, hotwords=hotwords, lang=lang, on_segment=on_segment,
-                                                     progress=bar, **options)
+            try:
+                transcript = transcriber.transcribe_file(path, hotwords=hotwords, lang=lang, on_segment=on_segment,
+                                                         progress=bar, **options)
+            except AudioError as err:  # this file's audio; model and usage errors still end the run
+                if not several:
+                    raise
+                failures.append((path, str(err)))
+                sys.stderr.write(f"ming-edit: failed {path}: {err}\n")
+                continue
             on_transcript(transcript)
     if output is None and fmt == "json":
         write(render(results, "json", with_tokens))
+    if failures:
+        names = ", ".join(str(p) for p, _ in failures)
+        raise AudioError(f"{len(failures)} of {len(failures) + len(results)} files failed: {names}")
     return results

@@ -366,3 +366,21 @@ def test_transcribe_folder_skips_hidden_files():
         (root / "._a.wav").write_bytes(b"macOS resource fork, not audio")
         write_wav(root / ".cache" / "b.wav", np.zeros(1600))
         assert [rel.as_posix() for _, rel in expand_inputs([root])] == ["a.wav"]
+
+
+def test_transcribe_folder_keeps_going_past_a_bad_file(cli, tmp_path, loads, golden_set):
+    wave = golden_set.case("e2e_asr").input("waveform")[0].numpy()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_wav(folder / "a.wav", wave)
+    (folder / "b.wav").write_bytes(b"not audio at all")
+    write_wav(folder / "c.wav", wave)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = invoke(cli, ["transcribe", folder, "-o", out, "--model", GOLDEN, "--seed", "0",
+                          "--max-new-tokens", "3"])
+    assert result.exit_code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "c.txt"]
+    assert "skipping" in result.output and "b.wav" in result.output
+    assert "1 of 3 files failed" in result.output.splitlines()[-1]
+    assert loads["n"] == 1
