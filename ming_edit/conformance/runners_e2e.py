@@ -30,7 +30,7 @@ def _waveform(case: GoldenCase, name: str = "waveform") -> torch.Tensor:
 def run_e2e_asr(stack, case: GoldenCase) -> dict[str, torch.Tensor]:
     p = case.params
     out = transcribe_ids(stack, _waveform(case), _prompt(case), max_new_tokens=int(p["max_new_tokens"]),
-                         eos_ids=p.get("eos_token_id"), noise=case.noise(), keep_logits=True)
+                         eos_ids=p.get("eos_token_id"), noise=case.noise(), keep_logits=True, enforce_context=False)
     return {"sequences": out.sequences, "new_tokens": out.new_tokens, "step_logits": out.step_logits}
 
 
@@ -38,7 +38,7 @@ def run_e2e_asr(stack, case: GoldenCase) -> dict[str, torch.Tensor]:
 def run_e2e_edit(stack, case: GoldenCase) -> dict[str, torch.Tensor]:
     p = case.params
     out = generate_edit(stack, _waveform(case), _prompt(case), patch_size=int(p["patch_size"]), cfg=float(p["cfg"]),
-                        noise=case.noise(), record=True)
+                        noise=case.noise(), record=True, enforce_context=False)
     return {
         "text_token_ids": out.text_token_ids,
         "audio_latents": out.audio_latents,
@@ -54,7 +54,7 @@ def run_e2e_tts(stack, case: GoldenCase) -> dict[str, torch.Tensor]:
     p = case.params
     out = generate_tts(stack, p["text"], case.input("prompt_waveform"), p["prompt_text"],
                        patch_size=int(p["patch_size"]), lang=p["lang"], cfg=float(p["cfg"]),
-                       noise=case.noise(), flush_at_budget=False)
+                       noise=case.noise(), flush_at_budget=False, enforce_context=False)
     return {
         "prompt_input_ids": out.prompt_input_ids,
         "latents": out.latents,

@@ -101,6 +101,7 @@ def transcribe_ids(
     eos_ids: Sequence[int] | None = None,
     noise: NoiseSource,
     keep_logits: bool = False,
+    enforce_context: bool = True,
 ) -> ASROutput:
     """Greedy ASR decoding of one waveform [1, N] (16 kHz float) or a batch of waveforms.
 
@@ -120,8 +121,10 @@ def transcribe_ids(
     batch = collate_prompts(prompts, pad_id)
     device = stack.device
 
-    check_context(stack, batch.input_ids.shape[1], max_new_tokens, task="transcription",
-                  hint="`ming-edit transcribe` splits long recordings at pauses; use it, or cut the audio")
+    # max_new_tokens is only a cap: the prompt plus one answer token must fit
+    check_context(stack, batch.input_ids.shape[1], 1, task="transcription",
+                  hint="`ming-edit transcribe` splits long recordings at pauses; use it, or cut the audio",
+                  enforce=enforce_context)
     audio = encode_for_asr(stack, wave_batch, lengths, noise)
     embeds = stack.llm.embed(batch.input_ids.to(device))
     embeds, audio_mask = splice_audio(embeds, batch.audio_placeholder_loc_lens, audio.embeds, audio.feat_lens)

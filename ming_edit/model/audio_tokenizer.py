@@ -35,6 +35,11 @@ _ATTENTION_KEYS = ("attn_implementation", "_attn_implementation")
 def qwen2_backbone(kwargs: dict[str, Any]) -> Qwen2Model:
     """A Qwen2Model from the checkpoint's backbone kwargs, with PyTorch SDPA attention."""
     own = {k: v for k, v in kwargs.items() if k not in _ATTENTION_KEYS}
+    if own.get("use_sliding_window") and own.get("sliding_window") is not None:
+        # Upstream (transformers 4.52, SDPA) applies the sliding-window mask to every layer,
+        # ignoring max_window_layers; newer transformers would only slide layers >= it.
+        own["max_window_layers"] = 0
+        own.pop("layer_types", None)
     config = Qwen2Config(**own, attn_implementation="sdpa")
     return Qwen2Model(config)
 

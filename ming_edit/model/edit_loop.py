@@ -70,12 +70,14 @@ def generate_edit(
     max_steps: int | None = None,
     on_text: Callable[[str], None] | None = None,
     record: bool = False,
+    enforce_context: bool = True,
 ) -> EditOutput:
     """Edit ``waveform`` [1, N] (16 kHz float) as the ``prompt`` (prompts.edit_prompt) asks.
 
     Noise: one posterior draw [1, latent_dim, T], then 11 draws per audio patch.
     ``on_text(cot_text)`` runs when the text phase ends, before any audio is generated.
     ``record`` keeps every call's logits and hidden state (conformance checks).
+    ``enforce_context``: refuse inputs whose edit would run past the LLM's position range.
     Raises NoEditAudioError if no audio patch was generated within ``max_steps`` LLM calls.
     """
     tokenizer = stack_tokenizer(stack)
@@ -85,7 +87,8 @@ def generate_edit(
     # the edited audio is about as long as the input (its patches are in the prompt), plus the CoT
     prompt_len = int(prompt.input_ids.shape[1])
     check_context(stack, prompt_len, int(prompt.audio_placeholder_loc_lens[0, 0, 1]) + MIN_EDIT_PATCHES, task="this edit",
-                  hint="cut the recording into shorter pieces and edit the piece that needs it")
+                  hint="cut the recording into shorter pieces and edit the piece that needs it",
+                  enforce=enforce_context)
 
     audio = encode_for_generation(stack, wave, lengths, patch_size, noise)
     input_ids = prompt.input_ids.to(stack.device)

@@ -74,6 +74,7 @@ def generate_tts(
     on_audio: Callable[[torch.Tensor], None] | None = None,
     max_patches: int | None = None,
     flush_at_budget: bool = True,
+    enforce_context: bool = True,
 ) -> TTSOutput:
     """Speak ``text`` in the voice of ``prompt_waveform`` [1, N] (16 kHz) whose words are ``prompt_text``.
 
@@ -98,8 +99,10 @@ def generate_tts(
     if n_prompt == 0:
         raise AudioError(f"the voice prompt is shorter than one patch ({patch_size * 20} ms)")
     prompt = tts_prompt(tokenizer, text, prompt_text, audio.latent.shape[1], patch_size=patch_size)
-    check_context(stack, prompt.input_ids.shape[1], budget, task="speech generation",
-                  hint="split the text into shorter sentences (`ming-edit speak` does) or use a shorter voice clip")
+    # the budget is only a cap: what must fit is the shortest speech the stop rule allows
+    check_context(stack, prompt.input_ids.shape[1], min(budget, MIN_STOP_STEP + 1), task="speech generation",
+                  hint="split the text into shorter sentences (`ming-edit speak` does) or use a shorter voice clip",
+                  enforce=enforce_context)
     input_ids = prompt.input_ids.to(stack.device)
     embeds, _ = splice_audio(llm.embed(input_ids), prompt.audio_placeholder_loc_lens, audio.embeds,
                              torch.tensor([[n_prompt]]))
