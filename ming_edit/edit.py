@@ -1,6 +1,6 @@
 """Run a Plan on one file: choose the engine (exact DSP or the speech model), apply, write.
 
-No torch at import time: the DSP engine is numpy/scipy, and the model path is imported only when
+No torch at import time: the DSP engine is numpy + the sox binary, and the model path is imported only when
 a plan needs it.
 """
 

@@ -113,7 +113,11 @@ def test_operations_apply_in_order_and_validate_first() -> None:
         apply_operations(audio, 16000, [ops[0], Operation("pitch", {"semitones": 99})])
 
 
-def test_dsp_never_imports_torch() -> None:
+SLOW_IMPORTS = ("torch", "torchaudio", "transformers", "scipy.signal", "scipy.stats", "scipy.ndimage",
+                "scipy.special", "pyloudnorm")
+
+
+def test_dsp_never_imports_torch_or_scipy() -> None:
     import subprocess
     import sys
 
@@ -124,10 +128,41 @@ def test_dsp_never_imports_torch() -> None:
         "for op in [Operation('volume', {'factor': 0.5}), Operation('loudness', {}),\n"
         "           Operation('speed', {'factor': 1.5}), Operation('denoise', {})]:\n"
         "    apply_operation(np.random.default_rng(0).standard_normal((20000, 1)) * 0.1, 16000, op)\n"
-        "bad = [m for m in ('torch', 'torchaudio', 'transformers') if m in sys.modules]\n"
+        f"bad = [m for m in {SLOW_IMPORTS!r} if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+CLI_PROBE = """
+import json, sys
+from ming_edit.cli import main
+sys.argv = ["ming-edit", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as done:
+    code = done.code
+print(json.dumps({"code": code, "modules": sorted(m for m in sys.modules if m.startswith(("scipy", "pyloudnorm")))}),
+      file=sys.stderr)
+"""
+
+
+def test_cli_loudness_and_denoise_edits_import_no_scipy(tmp_path: Path) -> None:
+    # scipy.signal alone costs ~0.6 s of import: a 10 s clip must edit in under a second
+    import json
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, np.random.default_rng(0).standard_normal(16000) * 0.1, 16000)
+    for instruction in ["normalize for podcasts", "denoise the audio"]:
+        args = ["edit", str(clip), instruction, "-o", str(tmp_path / "o.wav"), "--overwrite"]
+        done = subprocess.run([sys.executable, "-c", CLI_PROBE, *args], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parents[1], timeout=120)
+        report = json.loads(done.stderr.strip().splitlines()[-1])
+        assert report == {"code": 0, "modules": []}, (instruction, done.stderr)
 
 
 def test_speech_helper_is_loadable() -> None:

@@ -89,7 +89,7 @@ def _check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
-    # imported lazily: a volume change should not pay for scipy.special / subprocess setup
+    # imported lazily: a volume change should not pay for the other operations' set-up
     if op.op == "volume":
         factor = _number(op, "factor")
         return DspResult(audio * factor, [f"volume x{factor:g} ({20 * math.log10(factor):+.1f} dB)"])

@@ -1,150 +1,87 @@
 """Loudness normalisation to an integrated-loudness target under a true-peak ceiling.
 
-out = audio * gain * limiter_curve. The gain is found by a fixed-point iteration on a cheap
-model of the result (per-hop K-weighted energies of the input, re-weighted by the limiter
-curve only where it acts), then checked by measuring the real output exactly; the model is
-re-centred on the exact figure if they disagree. Blocks are touched only where the gained
-signal can cross the ceiling (see truepeak.TruePeakScanner), so quiet stretches cost nothing.
+out = audio * gain * limiter_curve. One K-weighting pass measures the input; the gain is then
+found on a cheap model of the result (per-hop K-weighted energies of the input, re-weighted by
+the limiter curve only where it acts). The output is measured exactly without a second full
+pass: it equals gain * input except in the blocks the limiter touched, so only those (plus the
+K-filter's memory) are re-filtered (loudness.remeasure). If the exact figure misses the target
+the model is re-centred on it. Blocks are touched only where the gained signal can cross the
+ceiling (see truepeak.TruePeakScanner), so quiet stretches cost nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from ming_edit.errors import AudioError
-from ming_edit.dsp.limiter import LimiterTiming, reduction_db
-from ming_edit.dsp.loudness import Measurement, integrated_loudness, measure
+from ming_edit.dsp.limitplan import LimitCurve, LimitPlanner, apply_curve
+from ming_edit.dsp.loudness import Measurement, measure, remeasure
 from ming_edit.dsp.truepeak import BLOCK, TruePeakScanner
+from ming_edit.errors import AudioError
 
 MODEL_TOLERANCE_LU = 0.01
 EXACT_TOLERANCE_LU = 0.05
 REACH_TOLERANCE_LU = 0.5  # beyond this the target is reported as unreachable
-CEILING_MARGIN_DB = 0.01  # aim a hair under the ceiling: interpolation of a gain-modulated signal
-_GROUP_BLOCKS = 2048  # limiter runs are processed in groups of about this many blocks
 
 
-@dataclass
-class LimitCurve:
-    """Gain (linear) per sample for groups of marked blocks; everything else has gain 1."""
+class LoudnessModel:
+    """Predicts the integrated loudness of ``audio * gain * curve`` from the input's K-power."""
 
-    groups: list[tuple[np.ndarray, np.ndarray]]  # (block ids, gains [len(ids) * BLOCK])
-    max_reduction_db: float
-    limited_samples: int
-    marked: np.ndarray  # every block id with a gain curve
+    def __init__(self, meas: Measurement, power: np.ndarray) -> None:
+        self.meas = meas
+        self.power = power  # float32, zero-padded to whole blocks
+        self.power_blocks = power.reshape(-1, BLOCK)
+        self.total = float(meas.hop_energy.sum() + meas.tail_energy)
 
-    def touched(self, nblocks: int) -> np.ndarray:
-        """Blocks whose true peak the curve can change (marked, plus one neighbour each side)."""
-        mask = np.zeros(nblocks, bool)
-        for shift in (-1, 0, 1):
-            mask[np.clip(self.marked + shift, 0, nblocks - 1)] = True
-        return mask
+    def _hop_sums(self, ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hop ids, sums) of per-sample ``values`` [len(ids), BLOCK] on blocks ``ids``.
 
-    def sample_ids(self, blocks: np.ndarray) -> np.ndarray:
-        return (blocks[:, None] * BLOCK + np.arange(BLOCK)[None, :]).ravel()
+        Segments are cut at block starts and at hop boundaries inside blocks, then summed with
+        one reduceat, so no per-sample index array is built."""
+        hop = self.meas.hop
+        starts = ids * BLOCK
+        cuts = [np.arange(len(ids)) * BLOCK]
+        for k in range(1, -(-BLOCK // hop) + 1):  # hop boundaries falling inside each block
+            boundary = (starts // hop + k) * hop
+            inside = boundary < starts + BLOCK
+            cuts.append((boundary - starts + np.arange(len(ids)) * BLOCK)[inside])
+        offsets = np.sort(np.concatenate(cuts))
+        sums = np.add.reduceat(values.reshape(-1), offsets, dtype=np.float64)
+        absolute = starts[offsets // BLOCK] + offsets % BLOCK
+        return absolute // hop, sums
 
-
-class LimitPlanner:
-    """Limiter curves for ``audio * 10**(gain_db/20)`` at any gain, sharing one envelope cache."""
-
-    def __init__(
-        self, audio: np.ndarray, sample_rate: int, ceiling_db: float, within: np.ndarray | None = None
-    ) -> None:
-        self.audio = audio
-        self.scanner = TruePeakScanner(audio)
-        if within is not None:  # only these blocks may need limiting (bool mask)
-            self.scanner.block_bound[~within] = 0.0
-        self.timing = LimiterTiming.for_rate(sample_rate)
-        self.ceiling_db = ceiling_db - CEILING_MARGIN_DB
-        self.row_of = np.full(self.scanner.nblocks, -1)
-        self.env_db = np.empty((0, BLOCK), np.float32)
-        self.block_peak_db = np.full(self.scanner.nblocks, -np.inf)
-        self.prepared_gain_db = -np.inf  # envelopes exist for every block that can be hot here
-
-    def _ensure_envelope(self, blocks: np.ndarray) -> None:
-        new = blocks[self.row_of[blocks] < 0]
-        if len(new) == 0:
-            return
-        with np.errstate(divide="ignore"):
-            env = (20.0 * np.log10(self.scanner.envelope(new))).astype(np.float32)
-        self.row_of[new] = len(self.env_db) + np.arange(len(new))
-        self.env_db = np.concatenate([self.env_db, env])
-        self.block_peak_db[new] = env.max(axis=1)
-
-    def curve(self, gain_db: float) -> LimitCurve | None:
-        if gain_db > self.prepared_gain_db:  # prepare 1 dB ahead: the iteration creeps up
-            self.prepared_gain_db = gain_db + 1.0
-            level = 10.0 ** ((self.ceiling_db - self.prepared_gain_db) / 20.0)
-            self._ensure_envelope(self.scanner.candidate_blocks(level))
-        excess = self.block_peak_db + gain_db - self.ceiling_db
-        hot = np.flatnonzero(excess > 0)
-        if len(hot) == 0:
-            return None
-        max_q = float(excess[hot].max())
-        before, after = self.timing.margins(max_q)
-        pre, post = -(-before // BLOCK), -(-after // BLOCK)
-        cover = np.zeros(self.scanner.nblocks + 1, np.int64)  # dilate hot blocks by pre/post
-        np.add.at(cover, np.clip(hot - pre, 0, None), 1)
-        np.add.at(cover, np.clip(hot + post + 1, None, self.scanner.nblocks), -1)
-        marked = np.flatnonzero(np.cumsum(cover[:-1]) > 0)
-        # the first run may start at block 0 with a peak inside the margin: pad in front
-        lead = pre if marked[0] == 0 else 0
-        groups, limited = [], 0
-        for ids in _split_runs(marked):
-            q = np.zeros((len(ids), BLOCK))
-            rows = self.row_of[ids]
-            known = rows >= 0
-            q[known] = np.maximum(self.env_db[rows[known]] + gain_db - self.ceiling_db, 0.0)
-            pad = lead * BLOCK if ids[0] == 0 else 0
-            s = reduction_db(np.concatenate([np.zeros(pad), q.ravel()]), self.timing)[pad:]
-            limited += int(np.count_nonzero(s > 1e-6))
-            groups.append((ids, 10.0 ** (-s / 20.0)))
-        return LimitCurve(groups, max_q, limited, marked)
+    def predict(self, gain_db: float, curve: LimitCurve | None) -> tuple[float, float]:
+        """(predicted LUFS, share of the output energy in unlimited samples)."""
+        meas = self.meas
+        scale = 10.0 ** (gain_db / 10.0)
+        hops, tail, limited = meas.hop_energy.copy(), meas.tail_energy, 0.0
+        if curve is not None:
+            nhops = len(hops)
+            for ids, gains in curve.groups:
+                power = self.power_blocks[ids]
+                delta = gains * gains
+                delta *= power
+                limited += float(np.sum(delta, where=gains < 1.0, dtype=np.float64))
+                delta -= power  # (gain^2 - 1) * power
+                hop_ids, sums = self._hop_sums(ids, delta)
+                inside = hop_ids < nhops
+                hops += np.bincount(hop_ids[inside], weights=sums[inside], minlength=nhops)
+                tail += float(sums[~inside].sum())
+        energy = float(hops.sum() + tail)
+        share = 1.0 - limited / energy if energy > 0 else 1.0
+        return meas.integrated(hops * scale, tail * scale), share
 
 
-def _split_runs(marked: np.ndarray) -> list[np.ndarray]:
-    """Cut the marked block list at run boundaries into groups of ~_GROUP_BLOCKS blocks."""
-    starts = np.flatnonzero(np.diff(marked) != 1) + 1
-    groups, begin = [], 0
-    for s in starts:
-        if s - begin >= _GROUP_BLOCKS:
-            groups.append(marked[begin:s])
-            begin = s
-    groups.append(marked[begin:])
-    return groups
+def _block_ranges(mask: np.ndarray, frames: int) -> list[tuple[int, int]]:
+    """Frame ranges of the runs of True blocks in ``mask``."""
+    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+    return [(int(a) * BLOCK, min(frames, int(b) * BLOCK)) for a, b in zip(edges[::2], edges[1::2])]
 
 
-def _predict_lufs(meas: Measurement, power: np.ndarray, gain_db: float, curve: LimitCurve | None) -> float:
-    scale = 10.0 ** (gain_db / 10.0)
-    hops = meas.hop_energy.copy()
-    tail = meas.tail_energy
-    if curve is not None:
-        nhops = len(hops)
-        for ids, gains in curve.groups:
-            samples = curve.sample_ids(ids)
-            inside = samples < meas.frames
-            samples, g = samples[inside], gains[inside]
-            delta = (g * g - 1.0) * power[samples]
-            hop_idx = samples // meas.hop
-            in_hops = hop_idx < nhops
-            hops += np.bincount(hop_idx[in_hops], weights=delta[in_hops], minlength=nhops)
-            tail += float(delta[~in_hops].sum())
-    return meas.integrated(hops * scale, tail * scale)
-
-
-def _apply_curve(out: np.ndarray, curve: LimitCurve | None) -> None:
-    if curve is None:
-        return
-    for ids, gains in curve.groups:
-        samples = curve.sample_ids(ids)
-        inside = samples < out.shape[0]
-        out[samples[inside]] *= gains[inside][:, None]
-
-
-def _enforce_ceiling(out: np.ndarray, sample_rate: int, ceiling_db: float, check: np.ndarray) -> float:
+def _enforce_ceiling(
+    out: np.ndarray, sample_rate: int, ceiling_db: float, check: np.ndarray, changed: np.ndarray
+) -> float:
     """Re-limit ``out`` in place until the true peak of the ``check`` blocks (bool mask) is
-    under the ceiling; returns that peak (linear)."""
+    under the ceiling; returns that peak (linear). Blocks it modifies are set in ``changed``."""
     ceiling = 10.0 ** (ceiling_db / 20.0)
     blocks = np.flatnonzero(check)
     for attempt in range(4):
@@ -152,27 +89,31 @@ def _enforce_ceiling(out: np.ndarray, sample_rate: int, ceiling_db: float, check
         peak = planner.scanner.true_peak(blocks)
         if peak <= ceiling:
             return peak
-        _apply_curve(out, planner.curve(0.0))
+        curve = planner.curve(0.0)
+        apply_curve(out, curve)
+        if curve is not None:
+            changed[curve.marked] = True
     return TruePeakScanner(out).true_peak(blocks)
 
 
 def _solve_gain(
-    planner: LimitPlanner, meas: Measurement, power: np.ndarray, gain_db: float, target: float
+    planner: LimitPlanner, model: LoudnessModel, gain_db: float, target: float
 ) -> tuple[float, LimitCurve | None]:
-    """Gain whose predicted loudness is ``target`` (secant steps; slope < 1 under limiting)."""
+    """Gain whose predicted loudness is ``target``: a Newton step with the unlimited energy
+    share as slope (limited samples stay at the ceiling), then secant steps."""
     curve = planner.curve(gain_db)
-    level = _predict_lufs(meas, power, gain_db, curve)
+    level, share = model.predict(gain_db, curve)
     prev: tuple[float, float] | None = None
     for _ in range(12):
         if abs(target - level) < MODEL_TOLERANCE_LU:
             break
-        slope = 1.0
+        slope = float(np.clip(share, 0.05, 1.0))
         if prev is not None and gain_db != prev[0]:
             slope = float(np.clip((level - prev[1]) / (gain_db - prev[0]), 0.05, 1.5))
         prev = (gain_db, level)
         gain_db += (target - level) / slope
         curve = planner.curve(gain_db)
-        level = _predict_lufs(meas, power, gain_db, curve)
+        level, share = model.predict(gain_db, curve)
     return gain_db, curve
 
 
@@ -184,13 +125,17 @@ def normalize_loudness(
     audio: np.ndarray, sample_rate: int, target_lufs: float, ceiling_dbtp: float
 ) -> tuple[np.ndarray, list[str]]:
     """Return audio at ``target_lufs`` integrated loudness with true peak <= ``ceiling_dbtp``."""
-    meas, power = measure(audio, sample_rate, keep_power=True)
+    frames = audio.shape[0]
+    power = np.zeros(-(-frames // BLOCK) * BLOCK, np.float32)
+    meas = measure(audio, sample_rate, power_out=power)
     before = meas.integrated()
     if not np.isfinite(before):
         raise AudioError("nothing to normalise: the audio is silent (below -70 LUFS)")
+    model = LoudnessModel(meas, power)
     planner = LimitPlanner(audio, sample_rate, ceiling_dbtp)
+    nblocks = planner.nblocks
     gain_db = target_lufs - before
-    planner.curve(gain_db)  # fills the envelope cache for every block that can need limiting
+    planner.prepare(gain_db)
     # if any cached block crosses the level its cache was built for, the loudest one is cached
     cached_peak = float(planner.block_peak_db.max())
     if cached_peak + planner.prepared_gain_db > planner.ceiling_db:
@@ -201,18 +146,22 @@ def normalize_loudness(
     out = np.empty_like(audio)
     after, peak_after = before, peak_before
     for _ in range(3):
-        gain_db, curve = _solve_gain(planner, meas, power, gain_db, model_target)
+        gain_db, curve = _solve_gain(planner, model, gain_db, model_target)
         np.multiply(audio, 10.0 ** (gain_db / 20.0), out=out)
-        _apply_curve(out, curve)
+        apply_curve(out, curve)
+        changed = np.zeros(nblocks, bool)
         if curve is not None:
+            touched = curve.touched(nblocks)
+            changed |= touched
             # elsewhere out = gain * audio exactly, whose peaks the planner already knows
-            untouched = ~curve.touched(planner.scanner.nblocks) & np.isfinite(planner.block_peak_db)
+            untouched = ~touched & np.isfinite(planner.block_peak_db)
             outside = float(planner.block_peak_db[untouched].max(initial=-np.inf)) + gain_db
-            inside = _db(_enforce_ceiling(out, sample_rate, ceiling_dbtp, curve.touched(planner.scanner.nblocks)))
+            inside = _db(_enforce_ceiling(out, sample_rate, ceiling_dbtp, touched, changed))
             peak_after = max(inside, outside)
         else:
             peak_after = peak_before + gain_db
-        after = integrated_loudness(out, sample_rate)
+        hops, tail = remeasure(meas, 10.0 ** (gain_db / 10.0), _block_ranges(changed, frames), out)
+        after = meas.integrated(hops, tail)
         if abs(after - target_lufs) < EXACT_TOLERANCE_LU:
             break
         model_target += target_lufs - after
@@ -223,7 +172,7 @@ def normalize_loudness(
         )
     notes = [f"loudness {before:.1f} -> {after:.1f} LUFS (gain {gain_db:+.1f} dB)"]
     if curve is not None:
-        share = 100.0 * curve.limited_samples / max(1, audio.shape[0])
+        share = 100.0 * curve.limited_samples / max(1, frames)
         notes.append(
             f"limited {share:.1f}% of samples (up to {curve.max_reduction_db:.1f} dB) to keep "
             f"true peak at {peak_after:.1f} dBTP <= {ceiling_dbtp:.1f} (before: {peak_before:.1f} dBTP)"

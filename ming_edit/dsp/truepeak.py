@@ -1,6 +1,7 @@
 """True-peak measurement by 4x oversampling (ITU-R BS.1770-4 Annex 2), block-sparse.
 
-The interpolator is a polyphase FIR (phases as a [taps, 3] matrix product over sliding windows).
+The interpolator is a polyphase FIR, evaluated as block-Toeplitz matrix products over rows of
+16 samples (BLAS instead of a per-window loop).
 Oversampling a whole hour at 4x would cost four copies of the audio, so the signal is cut into
 blocks and only blocks that *could* reach a given level are interpolated: an interpolated point
 is a weighted sum of nearby samples, so |point| <= BOUND * (largest |sample| nearby), where
@@ -10,7 +11,6 @@ BOUND is the largest absolute tap sum of any polyphase branch of the interpolato
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 OVERSAMPLE = 4
 TAPS_PER_PHASE = 16
@@ -35,6 +35,20 @@ HALF_SPAN = DELAY // OVERSAMPLE + 1  # original samples that influence a point, 
 BOUND = float(max(np.abs(FIR[p::OVERSAMPLE]).sum() for p in range(OVERSAMPLE)))
 # point at time n + p/OVERSAMPLE (p >= 1) = x[n-K/2+1 .. n+K/2] @ _PHASES[:, p-1], K = TAPS_PER_PHASE
 _PHASES = np.stack([FIR[p::OVERSAMPLE][::-1] for p in range(1, OVERSAMPLE)], axis=1)
+
+
+def _block_toeplitz(row: int) -> np.ndarray:
+    """[2, row, 3*row]: y[t] = sum_k x[t+k] _PHASES[k] for the ``row`` outputs t of one row of
+    samples is (this row) @ T[0] + (next row) @ T[1], columns ordered (t, phase)."""
+    out = np.zeros((2 * row, row, _PHASES.shape[1]))
+    for t in range(row):
+        out[t : t + TAPS_PER_PHASE, t] = _PHASES
+    return out.reshape(2, row, row * _PHASES.shape[1])
+
+
+_ROW = TAPS_PER_PHASE
+_ROWS = -(-(BLOCK + 2 * (HALF_SPAN + 1)) // _ROW)  # rows of outputs per block segment
+_TOEPLITZ = _block_toeplitz(_ROW)
 
 
 def _peaks_per_block(audio: np.ndarray) -> np.ndarray:
@@ -69,17 +83,22 @@ class TruePeakScanner:
         """Blocks whose true peak might exceed ``level`` (linear)."""
         return np.flatnonzero(self.block_bound > level)
 
-    def envelope(self, blocks: np.ndarray) -> np.ndarray:
-        """[len(blocks), BLOCK] envelope: for sample n, the largest |oversampled point| in
-        (n-1, n+1) over all channels. Samples past the end of the audio read 0."""
-        out = np.empty((len(blocks), BLOCK))
+    def envelope(self, blocks: np.ndarray, step: int = 1) -> np.ndarray:
+        """[len(blocks), BLOCK // step] envelope: for sample n, the largest |oversampled point|
+        in (n-1, n+1) over all channels, then the maximum over each run of ``step`` samples
+        (a power of two). Samples past the end of the audio read 0."""
+        out = np.empty((len(blocks), BLOCK // step))
         for g in range(0, len(blocks), _GROUP):
-            out[g : g + _GROUP] = self._envelope_group(blocks[g : g + _GROUP])
+            env = self._envelope_group(blocks[g : g + _GROUP]).reshape(-1, BLOCK // step, step)
+            while env.shape[2] > 1:  # halving: numpy is slow at max over a tiny last axis
+                half = env.shape[2] // 2
+                env = np.maximum(env[:, :, :half], env[:, :, half:])
+            out[g : g + _GROUP] = env[:, :, 0]
         return out
 
     def _envelope_group(self, blocks: np.ndarray) -> np.ndarray:
         margin = HALF_SPAN + 1
-        width = BLOCK + 2 * margin
+        width = _ROWS * _ROW + _ROW  # covers margin + BLOCK + margin and the last taps
         idx = blocks[:, None] * BLOCK - margin + np.arange(width)[None, :]
         valid = (idx >= 0) & (idx < self.frames)
         seg = self.audio[np.clip(idx, 0, self.frames - 1)]  # [g, width, ch]
@@ -90,10 +109,13 @@ class TruePeakScanner:
         slots = np.zeros((len(blocks), BLOCK + 1))
         for ch in range(seg.shape[2]):
             np.maximum(slots, np.abs(seg[:, first : first + BLOCK + 1, ch]), out=slots)
-            windows = sliding_window_view(seg[:, :, ch], TAPS_PER_PHASE, axis=1)
-            points = np.abs(windows[:, lead : lead + BLOCK + 1] @ _PHASES)  # [g, BLOCK+1, 3]
-            for p in range(points.shape[2]):  # (max over a tiny last axis is slow in numpy)
-                np.maximum(slots, points[:, :, p], out=slots)
+            rows = np.ascontiguousarray(seg[:, :, ch]).reshape(len(blocks), _ROWS + 1, _ROW)
+            # interpolated points as two BLAS products over rows of _ROW samples (block Toeplitz)
+            points = rows[:, :-1] @ _TOEPLITZ[0]
+            points += rows[:, 1:] @ _TOEPLITZ[1]
+            points = np.abs(points, out=points).reshape(len(blocks), _ROWS * _ROW, 3)
+            for p in range(3):  # (max over a tiny last axis is slow in numpy)
+                np.maximum(slots, points[:, lead : lead + BLOCK + 1, p], out=slots)
         # sample n takes slots n-1 and n: every oversampled point in (n-1, n+1)
         return np.maximum(slots[:, :-1], slots[:, 1:])
 
