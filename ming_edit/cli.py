@@ -134,6 +134,8 @@ def edit(
     recursive: bool = typer.Option(False, "-r", "--recursive", help="Folder input: include subfolders (mirrored under the output folder)."),
     subtype: Optional[str] = typer.Option(None, "--subtype", help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: keep the input's)."),
     no_limit: bool = typer.Option(False, "--no-limit", help="Refuse instead of scaling when the result would clip."),
+    sample_rate: Optional[int] = typer.Option(None, "--sample-rate", help="Output sample rate in Hz (default: keep the input's; DSP edits)."),
+    channels: Optional[int] = typer.Option(None, "--channels", help="Output channels: 1 downmixes, N copies mono (default: keep the input's; DSP edits)."),
 ) -> None:
     """Edit a recording (or a folder of them) as the instruction says."""
     from ming_edit import render
@@ -144,9 +146,12 @@ def edit(
     if dtype is not None and dtype.lower() not in _DTYPES:
         raise UsageError(f"unknown dtype '{dtype}'; use auto, fp32, bf16 or fp16")
     plan = make_plan(instruction, engine.value)
+    from ming_edit.dsp.convert import validate_conversion
+
+    validate_conversion(sample_rate, channels)
     options = EditOptions(
         engine=engine.value, model=model, device=device, dtype=dtype, seed=seed, overwrite=overwrite,
-        dry_run=dry_run, subtype=subtype, no_limit=no_limit,
+        dry_run=dry_run, subtype=subtype, no_limit=no_limit, sample_rate=sample_rate, channels=channels,
     )
     on_cot = render.cot_printer(json_out)
     if input.is_dir():

@@ -31,6 +31,8 @@ class EditOptions:
     dry_run: bool = False
     subtype: str | None = None
     no_limit: bool = False
+    sample_rate: int | None = None  # output rate (default: the input's)
+    channels: int | None = None  # output channel count (default: the input's)
 
 
 @dataclass
@@ -150,6 +152,8 @@ def edit_file(
         result.duration_out = predicted_duration(plan, info.duration) if engine == "dsp" else None
         return result
     if engine == "model":
+        if options.sample_rate or options.channels:
+            raise UsageError("--sample-rate/--channels apply to DSP edits; model edits keep the input's format")
         return _edit_with_model(result, options, on_cot)
     return _edit_with_dsp(result, fmt, subtype, options)
 
@@ -167,14 +171,25 @@ def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOpti
     if edited.ndim == 1:
         edited = edited[:, None]
     result.notes.extend(processed.notes)
+    rate = info.sample_rate
+    if options.channels and options.channels != edited.shape[1]:
+        from ming_edit.dsp.convert import remix
+
+        result.notes.append(f"channels {edited.shape[1]} -> {options.channels}")
+        edited = remix(edited, options.channels)
+    if options.sample_rate and options.sample_rate != rate:
+        from ming_edit.dsp.convert import resample
+
+        result.notes.append(f"sample rate {rate} -> {options.sample_rate} Hz")
+        edited, rate = resample(edited, rate, options.sample_rate), options.sample_rate
     if edited.shape[0] == 0:  # e.g. a one-sample clip made 4x faster: never write an empty file
         raise AudioError(f"{result.input} is too short for this edit: nothing would be left of it")
-    audio_io.check_finite(edited, info.sample_rate, Path("the edited audio"))
+    audio_io.check_finite(edited, rate, Path("the edited audio"))
     edited, note = audio_io.protect_from_clipping(edited, subtype, no_limit=options.no_limit)
     if note:
         result.notes.append(note)
-    audio_io.write_audio_atomic(result.output, edited, info.sample_rate, fmt=fmt, subtype=subtype)
-    result.duration_out = edited.shape[0] / info.sample_rate
+    audio_io.write_audio_atomic(result.output, edited, rate, fmt=fmt, subtype=subtype)
+    result.duration_out = edited.shape[0] / rate
     return result
 
 

@@ -160,3 +160,28 @@ def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
     clip = write_tone(tmp_path / "clip.wav", seconds=0.2)
     result = invoke(["edit", clip, "half the volume", "-o", "/proc/ming-edit-test.wav"])
     assert result.exit_code == 1 and result.stderr.strip() == "ming-edit: error: cannot write /proc/ming-edit-test.wav: No such file or directory"
+
+
+def test_sample_rate_and_channels_can_be_changed_on_request(tmp_path: Path) -> None:
+    clip = write_tone(tmp_path / "stereo.wav", seconds=1.0, sr=44100, channels=2, subtype="PCM_24")
+    out = tmp_path / "mono16k.wav"
+    result = invoke(["edit", clip, "half the volume", "-o", out, "--sample-rate", "16000", "--channels", "1", "--json"])
+    assert result.exit_code == 0, result.stderr
+    info = sf.info(str(out))
+    assert (info.samplerate, info.channels, info.frames, info.subtype) == (16000, 1, 16000, "PCM_24")
+    data, _ = sf.read(str(out))
+    source, _ = sf.read(str(clip))
+    # the speech-band signal keeps its level through the mean downmix and the band-limited resampler
+    want = 0.5 * np.sqrt(np.mean(source.mean(axis=1)[5000:-5000] ** 2))
+    assert np.sqrt(np.mean(data[2000:-2000] ** 2)) == pytest.approx(want, rel=0.03)
+    assert json.loads(result.stdout)["duration_out"] == pytest.approx(1.0)
+    up = invoke(["edit", out, "half the volume", "-o", tmp_path / "up.wav", "--channels", "2"])
+    assert up.exit_code == 0 and sf.info(str(tmp_path / "up.wav")).channels == 2
+
+
+@pytest.mark.parametrize("args", [["--sample-rate", "100"], ["--channels", "0"]])
+def test_out_of_range_conversions_are_refused(tmp_path: Path, args: list[str]) -> None:
+    clip = write_tone(tmp_path / "clip.wav")
+    result = invoke(["edit", clip, "half the volume", *args])
+    assert result.exit_code == 2 and "out of range" in result.stderr
+    assert listing(tmp_path) == ["clip.wav"]
