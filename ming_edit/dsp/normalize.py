@@ -93,7 +93,7 @@ def _enforce_ceiling(
         apply_curve(out, curve)
         if curve is not None:
             changed[curve.marked] = True
-    return TruePeakScanner(out).true_peak(blocks)
+    return TruePeakScanner(out, sample_rate).true_peak(blocks)
 
 
 def _solve_gain(

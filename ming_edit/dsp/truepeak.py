@@ -1,138 +1,331 @@
-"""True-peak measurement by 4x oversampling (ITU-R BS.1770-4 Annex 2), block-sparse.
+"""True peak: band-limited interpolation on a >= 192 kHz grid, refined, block-sparse.
 
-The interpolator is a polyphase FIR, evaluated as block-Toeplitz matrix products over rows of
-16 samples (BLAS instead of a per-window loop).
-Oversampling a whole hour at 4x would cost four copies of the audio, so the signal is cut into
-blocks and only blocks that *could* reach a given level are interpolated: an interpolated point
-is a weighted sum of nearby samples, so |point| <= BOUND * (largest |sample| nearby), where
-BOUND is the largest absolute tap sum of any polyphase branch of the interpolator.
+Oversampling rule. BS.1770-4 Annex 2 oversamples 48 kHz audio 4x, i.e. onto a 192 kHz grid; a
+fixed 4x would leave 16 kHz speech on a 64 kHz grid and miss its inter-sample peaks by up to
+~1 dB. The factor is the smallest *even* L >= max(4, 192000 / fs): 8 kHz -> 24x, 16 kHz -> 12x,
+22.05 kHz -> 10x, 44.1 kHz -> 6x, 48 kHz and above -> 4x (never fewer than the standard's 4
+points per sample). Even, because the interpolator has two stages:
+1. 2x by a long Kaiser-windowed half-band sinc (HALFBAND_TAPS taps on the new phase), sharp
+   enough to pass content up to 0.47 fs within 0.001 of its amplitude (0.005 at 0.48 fs);
+2. L/2x from 2 fs by a short windowed sinc: the signal now fills only the lower half of the
+   band, so a wide transition band (STAGE2_TAPS taps per phase) keeps the same accuracy.
+Phase 0 of each stage is the input sample itself, so the original samples lie on the grid.
+Grid refinement: between grid points a peak at frequency f can still be missed by
+1 - cos(pi f / (L fs)) (0.06 dB at 16 kHz for 7 kHz content, 0.5 dB near Nyquist at 48 kHz), so
+between every two samples the largest |point| is replaced by the crest of the sinusoid through
+it and its two grid neighbours (exact for a tone; < 0.01 dB on near-Nyquist noise at 4x).
+Measured against exact (FFT) band-limited interpolation, tone bursts read within 0.01 dB up to
+0.47 fs at 16 kHz (0.03 dB at 48 kHz), -0.02 dB at 0.48 fs and -0.1 dB at 0.49 fs, where any
+finite interpolator starts to roll off (normalize aims a little under the ceiling for this).
+
+Block skipping. Every grid point is a fixed linear combination of the samples within reach
+(weights found by pushing impulses through the implementation), so it is bounded by the largest
+|sample|, |first difference| and |second difference| around it (PeakBounds: at most ~3.2x the
+sample peak for arbitrary input, but within ~1% of it for slow, voiced content). These bounds
+assume nothing about the signal; blocks whose bound is under a level are skipped. The crest
+refinement is capped at 1/cos(pi / 2L) times its grid point, the most by which content below
+Nyquist can rise between grid points, so the bounds cover refined values too.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 import numpy as np
 
-OVERSAMPLE = 4
-TAPS_PER_PHASE = 16
-BLOCK = 512  # samples per scan block (>= HALF_SPAN + 1)
-_GROUP = 128  # blocks interpolated per batch (bounds temporary memory)
+GRID_RATE = 192000  # BS.1770-4: 4x at 48 kHz
+BLOCK = 512  # samples per scan block (> the interpolator's reach)
+HALFBAND_TAPS = 96  # stage 1, taps of the half-sample phase
+HALFBAND_BETA = 6.5
+STAGE2_TAPS = 10  # stage 2, taps per phase; (taps - 2) / 4 whole keeps the grid on samples
+STAGE2_BETA = 7.0
+_ROW1, _ROW2 = 16, STAGE2_TAPS  # input samples per matrix row of each stage
+_POINTS_PER_GROUP = 1 << 19  # grid points computed per batch (bounds temporary memory)
 
 
-def _design_interpolator() -> np.ndarray:
-    """Kaiser-windowed sinc, odd length, cut-off at the original Nyquist frequency.
-
-    The centre tap is 1 and every OVERSAMPLE-th tap from it is 0, so phase 0 reproduces the
-    original samples exactly; the other phases are the inter-sample points.
-    """
-    length = OVERSAMPLE * TAPS_PER_PHASE + 1
-    n = np.arange(length) - (length - 1) / 2
-    return np.sinc(n / OVERSAMPLE) * np.kaiser(length, 7.0)
+def oversampling_factor(sample_rate: int) -> int:
+    """Smallest even factor putting ``sample_rate`` on a >= 192 kHz grid, and at least 4."""
+    factor = max(4, -(-GRID_RATE // int(sample_rate)))
+    return factor + factor % 2
 
 
-FIR = _design_interpolator()
-DELAY = (len(FIR) - 1) // 2  # in oversampled points
-HALF_SPAN = DELAY // OVERSAMPLE + 1  # original samples that influence a point, each side
-BOUND = float(max(np.abs(FIR[p::OVERSAMPLE]).sum() for p in range(OVERSAMPLE)))
-# point at time n + p/OVERSAMPLE (p >= 1) = x[n-K/2+1 .. n+K/2] @ _PHASES[:, p-1], K = TAPS_PER_PHASE
-_PHASES = np.stack([FIR[p::OVERSAMPLE][::-1] for p in range(1, OVERSAMPLE)], axis=1)
+def _phase_taps(taps: int, phases: int, beta: float) -> np.ndarray:
+    """[taps, phases] float64: column r gives the point r/phases after input taps//2 - 1 from
+    inputs 0 .. taps-1 (Kaiser-windowed sinc, zero at +-taps/2); column 0 is that input."""
+    centre = taps // 2 - 1
+    offsets = (np.arange(taps)[:, None] - centre) - np.arange(phases)[None, :] / phases
+    ratio = np.clip(offsets / (taps / 2), -1.0, 1.0)
+    out = np.sinc(offsets) * np.i0(beta * np.sqrt(1.0 - ratio**2)) / np.i0(beta)
+    out[:, 0] = 0.0
+    out[centre, 0] = 1.0
+    return out
 
 
-def _block_toeplitz(row: int) -> np.ndarray:
-    """[2, row, 3*row]: y[t] = sum_k x[t+k] _PHASES[k] for the ``row`` outputs t of one row of
-    samples is (this row) @ T[0] + (next row) @ T[1], columns ordered (t, phase)."""
-    out = np.zeros((2 * row, row, _PHASES.shape[1]))
-    for t in range(row):
-        out[t : t + TAPS_PER_PHASE, t] = _PHASES
-    return out.reshape(2, row, row * _PHASES.shape[1])
+_GEMM_WORK = 1 << 18  # m*n*k per BLAS call: OpenBLAS keeps calls this small single-threaded
 
 
-_ROW = TAPS_PER_PHASE
-_ROWS = -(-(BLOCK + 2 * (HALF_SPAN + 1)) // _ROW)  # rows of outputs per block segment
-_TOEPLITZ = _block_toeplitz(_ROW)
+@dataclass(frozen=True)
+class _Stage:
+    """One polyphase stage as batched matrix products over rows of ``row`` input samples:
+    the window of rows i .. i+span-1 times ``matrix`` gives the ``phases`` points of each of
+    the ``row`` slots of row i, slot t taking taps from inputs i*row+t .. i*row+t+taps-1."""
+
+    matrix: np.ndarray  # [span*row, row*phases] float32
+    row: int
+    span: int
+    chunk: int  # rows per BLAS call
+
+    @classmethod
+    def build(cls, phase_taps: np.ndarray, row: int) -> _Stage:
+        taps, phases = phase_taps.shape
+        span = -(-(row + taps - 1) // row)
+        out = np.zeros((span * row, row, phases))
+        for t in range(row):
+            out[t : t + taps, t] = phase_taps
+        matrix = out.reshape(span * row, row * phases).astype(np.float32)
+        return cls(matrix, row, span, max(8, _GEMM_WORK // matrix.size))
+
+    def input_length(self, rows: int) -> int:
+        return (rows + self.span - 1) * self.row
+
+    def __call__(self, x: np.ndarray, rows: int) -> np.ndarray:
+        """x [g, >= input_length(rows)] float32 -> [g, rows*row*phases] points in time order.
+
+        Small batched products: on a shared machine BLAS threads made one big product ~10x
+        slower than a single thread."""
+        g, k = x.shape[0], self.matrix.shape[0]
+        windows = np.lib.stride_tricks.as_strided(
+            x, (g, rows, k), (x.strides[0], self.row * x.strides[1], x.strides[1]), writeable=False
+        )
+        total = g * rows
+        batch = np.zeros((-(-total // self.chunk) * self.chunk, k), np.float32)
+        batch[:total].reshape(g, rows, k)[:] = windows
+        points = batch.reshape(-1, self.chunk, k) @ self.matrix
+        return points.reshape(-1, self.matrix.shape[1])[:total].reshape(g, -1)
 
 
-def _peaks_per_block(audio: np.ndarray) -> np.ndarray:
-    """max |sample| over channels for each BLOCK, then widened by one block each side."""
-    n = audio.shape[0]
-    nblocks = -(-n // BLOCK)
-    peaks = np.zeros(nblocks)
-    full = n // BLOCK
-    step = max(1, (1 << 20) // BLOCK)  # chunked: avoids a full-size abs() temporary
-    for b in range(0, full, step):
-        e = min(full, b + step)
-        chunk = audio[b * BLOCK : e * BLOCK].reshape(e - b, BLOCK * audio.shape[1])
-        peaks[b:e] = np.abs(chunk).max(axis=1)
-    if full < nblocks:
-        peaks[full] = np.abs(audio[full * BLOCK :]).max()
-    widened = peaks.copy()
-    widened[1:] = np.maximum(widened[1:], peaks[:-1])
-    widened[:-1] = np.maximum(widened[:-1], peaks[1:])
+@dataclass(frozen=True)
+class Interpolator:
+    factor: int
+    stage1: _Stage  # the half-sample points of the 2x stage
+    stage2: _Stage  # every point of the factor/2 stage (phase 0 included)
+    delay: int  # grid point i of a segment starting at sample s is at time s + delay + i/factor
+    bounds: PeakBounds
+
+    def _rows(self, points: int) -> tuple[int, int]:
+        rows2 = -(-points // (self.stage2.row * self.factor // 2))
+        rows1 = -(-self.stage2.input_length(rows2) // (2 * self.stage1.row))
+        return rows1, rows2
+
+    def segment_width(self, points: int) -> int:
+        """Input samples needed for ``points`` grid points."""
+        return self.stage1.input_length(self._rows(points)[0])
+
+    def grid(self, segments: np.ndarray, points: int) -> np.ndarray:
+        """[g, >= points] grid points of float32 ``segments`` [g, segment_width(points)]."""
+        rows1, rows2 = self._rows(points)
+        half = self.stage1(segments, rows1)  # the points half a sample after each centre
+        centre = HALFBAND_TAPS // 2 - 1
+        u = np.empty((segments.shape[0], 2 * half.shape[1]), np.float32)
+        u[:, 0::2] = segments[:, centre : centre + half.shape[1]]
+        u[:, 1::2] = half
+        return self.stage2(u, rows2)
+
+
+@dataclass(frozen=True)
+class PeakBounds:
+    """Three bounds on every refined grid point from the statistics of the samples within reach,
+    P = max |x|, D = max |x[k+1] - x[k]|, D2 = max |x[k+1] - 2 x[k] + x[k-1]| (x = 0 outside):
+    with w the weights of one grid point at time j + tau (j whole, 0 <= tau < 1),
+    * taps:   |y| <= sum|w| P;
+    * first:  y = x[n] sum(w) + sum_i c_i d_i (n the nearest sample, c_i tail sums of w, by
+              summation by parts), so |y| <= |sum w| P + sum|c| D;
+    * second: y = (1-tau) x[j] + tau x[j+1] + (x[j] sum(v) + d_j sum(v_k (k-j)) + sum_m e_m d2_m)
+              with v = w minus that linear interpolation (twice summed by parts), so
+              |y| <= (1 + |sum v|) P + |sum v_k (k-j)| D + sum|e| D2.
+    The last two are tight for slow content (voiced speech: D2 << P) and need no assumption
+    on the signal. The crest refinement adds at most a factor 1/cos(pi / 2L) (it is capped
+    there: no content below Nyquist peaks higher between grid points)."""
+
+    taps: float
+    first: tuple[float, float]
+    second: tuple[float, float, float]
+    crest: float
+
+    def __call__(self, stats: np.ndarray) -> np.ndarray:
+        """Upper bound per block from ``stats`` [3, blocks] = (P, D, D2) around each block."""
+        peak, slope, curve = stats
+        bound = np.minimum(self.taps * peak, self.first[0] * peak + self.first[1] * slope)
+        second = self.second[0] * peak + self.second[1] * slope + self.second[2] * curve
+        return np.minimum(bound, second) * (self.crest * (1 + 1e-4))  # 1e-4: float32 rounding
+
+
+def _bound_constants(weights: np.ndarray, delay: int, factor: int) -> PeakBounds:
+    """PeakBounds from weights[k, i], the weight of segment sample k on grid point i."""
+    taps = first_sum = first_tails = second_sum = moment = second_tails = 0.0
+    start = (weights.shape[0] // 2 - delay) * factor  # one period of phases mid-segment
+    for i in range(start, start + factor):
+        w = weights[:, i]
+        j, tau = delay + i // factor, (i % factor) / factor
+        near = j + int(tau > 0.5)
+        right, left = np.cumsum(w[::-1])[::-1], np.cumsum(w)  # sums of w[k:], w[:k+1]
+        taps = max(taps, float(np.abs(w).sum()))
+        first_sum = max(first_sum, abs(float(w.sum())))
+        first_tails = max(first_tails, float(np.abs(right[near + 1 :]).sum() + np.abs(left[:near]).sum()))
+        v = w.copy()
+        v[j] -= 1.0 - tau
+        v[j + 1] -= tau
+        right, left = np.cumsum(v[::-1])[::-1], np.cumsum(v)
+        twice_right, twice_left = np.cumsum(right[::-1])[::-1], np.cumsum(left)
+        second_sum = max(second_sum, abs(float(v.sum())))
+        moment = max(moment, abs(float(v @ (np.arange(len(v)) - j))))
+        second_tails = max(second_tails, float(np.abs(twice_right[j + 2 :]).sum() + np.abs(twice_left[:j]).sum()))
+    crest = float(1.0 / np.cos(np.pi / (2 * factor)))
+    return PeakBounds(taps, (first_sum, first_tails), (1.0 + second_sum, moment, second_tails), crest)
+
+
+@lru_cache(maxsize=8)
+def interpolator(factor: int) -> Interpolator:
+    """The two-stage interpolator for an even ``factor`` (see the module docstring)."""
+    stage1 = _Stage.build(_phase_taps(HALFBAND_TAPS, 2, HALFBAND_BETA)[:, 1:], _ROW1)
+    stage2 = _Stage.build(_phase_taps(STAGE2_TAPS, factor // 2, STAGE2_BETA), _ROW2)
+    delay = (HALFBAND_TAPS // 2 - 1) + (STAGE2_TAPS // 2 - 1) // 2
+    interp = Interpolator(factor, stage1, stage2, delay, PeakBounds(0.0, (0.0, 0.0), (0.0, 0.0, 0.0), 0.0))
+    # the weights of every sample on every grid point: unit impulses through the implementation
+    points = 4 * HALFBAND_TAPS * factor
+    impulses = np.eye(interp.segment_width(points), dtype=np.float32)
+    weights = interp.grid(impulses, points).astype(np.float64)
+    return Interpolator(factor, stage1, stage2, delay, _bound_constants(weights, delay, factor))
+
+
+def _crest(left: np.ndarray, mid: np.ndarray, right: np.ndarray, cap: float) -> np.ndarray:
+    """Crest of the sinusoid through three equally spaced points around a local maximum
+    ``mid`` (>= both neighbours, all >= 0), at most ``cap`` * mid; ``mid`` itself elsewhere.
+
+    For A cos(w t + phi) sampled at -1, 0, 1: left + right = 2 mid cos(w) and
+    right - left = -2 A sin(w) sin(phi), so A^2 = mid^2 + ((right - left) / (2 sin w))^2; exact
+    for a pure tone, and like a parabola fit (but without its bias) for slow content. Float32
+    is enough: where cos(w) ~ 1 loses precision, the correction itself is ~1e-7."""
+    cos_w = np.minimum((left + right) / np.where(mid > 0, 2.0 * mid, 1.0), 1.0)
+    sin_w = np.sqrt(1.0 - cos_w * cos_w)
+    ok = (mid >= left) & (mid >= right) & (sin_w > 1e-3)  # else flat: the crest is ``mid``
+    quadrature = (right - left) / np.where(ok, 2.0 * sin_w, 1.0)
+    crest = np.sqrt(mid * mid + quadrature * quadrature)
+    return np.where(ok, np.minimum(crest, cap * mid), mid)
+
+
+def _block_stats(audio: np.ndarray) -> np.ndarray:
+    """[3, blocks]: max over channels of |x|, |first difference|, |second difference| in each
+    BLOCK (the signal taken as zero outside), widened by one block each side."""
+    frames, channels = audio.shape
+    nblocks = -(-frames // BLOCK)
+    stats = np.zeros((3, nblocks))
+    step = max(1, (1 << 18) // (BLOCK * channels))  # blocks per chunk
+    for b0 in range(0, nblocks, step):
+        b1 = min(nblocks, b0 + step)
+        span = (b1 - b0) * BLOCK
+        x = np.zeros((span + 2, channels))  # samples b0*BLOCK - 1 .. b1*BLOCK
+        lo, hi = max(0, b0 * BLOCK - 1), min(frames, b1 * BLOCK + 1)
+        x[lo - (b0 * BLOCK - 1) : hi - (b0 * BLOCK - 1)] = audio[lo:hi]
+        body = x[1 : span + 1]
+        slope = x[2:] - body
+        curve = slope - (body - x[:span])
+        for row, values in enumerate((body, slope, curve)):
+            stats[row, b0:b1] = np.abs(values).reshape(b1 - b0, -1).max(axis=1)
+    if frames:  # x[-1] - x[-2] and x[-1] - 2 x[-2] + x[-3] = x[0]; likewise after the end
+        first, last = np.abs(audio[0]).max(), np.abs(audio[-1]).max()
+        stats[1:, 0] = np.maximum(stats[1:, 0], first)
+        stats[2, -1] = max(stats[2, -1], last)
+    widened = stats.copy()
+    widened[:, 1:] = np.maximum(widened[:, 1:], stats[:, :-1])
+    widened[:, :-1] = np.maximum(widened[:, :-1], stats[:, 1:])
     return widened
 
 
-class TruePeakScanner:
-    """Per-sample true-peak envelope of an audio array, computed only where asked."""
+def _max_last(values: np.ndarray) -> np.ndarray:
+    """Maximum over the (short) last axis, one strided column at a time: numpy's reduce over a
+    tiny contiguous axis is several times slower."""
+    out = values[..., 0].copy()
+    for k in range(1, values.shape[-1]):
+        np.maximum(out, values[..., k], out=out)
+    return out
 
-    def __init__(self, audio: np.ndarray) -> None:
+
+class TruePeakScanner:
+    """True peak of an audio array [frames, channels], computed only for the blocks asked."""
+
+    def __init__(self, audio: np.ndarray, sample_rate: int) -> None:
         self.audio = audio
         self.frames = audio.shape[0]
         self.nblocks = -(-self.frames // BLOCK)
-        self.block_bound = _peaks_per_block(audio) * BOUND  # no point in block b exceeds this
+        self.interp = interpolator(oversampling_factor(sample_rate))
+        self.block_bound = self.interp.bounds(_block_stats(audio))  # no point of block b exceeds this
+        self._group = max(1, _POINTS_PER_GROUP // (BLOCK * self.interp.factor))
 
     def candidate_blocks(self, level: float) -> np.ndarray:
         """Blocks whose true peak might exceed ``level`` (linear)."""
         return np.flatnonzero(self.block_bound > level)
 
     def envelope(self, blocks: np.ndarray, step: int = 1) -> np.ndarray:
-        """[len(blocks), BLOCK // step] envelope: for sample n, the largest |oversampled point|
-        in (n-1, n+1) over all channels, then the maximum over each run of ``step`` samples
-        (a power of two). Samples past the end of the audio read 0."""
+        """[len(blocks), BLOCK // step]: for each run of ``step`` samples (a power of two), the
+        largest refined |grid point| over all channels from one run before it to its end (for
+        step 1: the points in (n-1, n+1) around sample n). Samples past the end read 0."""
         out = np.empty((len(blocks), BLOCK // step))
-        for g in range(0, len(blocks), _GROUP):
-            env = self._envelope_group(blocks[g : g + _GROUP]).reshape(-1, BLOCK // step, step)
-            while env.shape[2] > 1:  # halving: numpy is slow at max over a tiny last axis
-                half = env.shape[2] // 2
-                env = np.maximum(env[:, :, :half], env[:, :, half:])
-            out[g : g + _GROUP] = env[:, :, 0]
+        for g in range(0, len(blocks), self._group):
+            cells = self._cell_peaks(blocks[g : g + self._group], step)
+            out[g : g + self._group] = np.maximum(cells[:, :-1], cells[:, 1:])
         return out
 
-    def _envelope_group(self, blocks: np.ndarray) -> np.ndarray:
-        margin = HALF_SPAN + 1
-        width = _ROWS * _ROW + _ROW  # covers margin + BLOCK + margin and the last taps
-        idx = blocks[:, None] * BLOCK - margin + np.arange(width)[None, :]
+    def _cell_peaks(self, blocks: np.ndarray, cell: int) -> np.ndarray:
+        """[g, BLOCK//cell + 1] largest refined |point| of each cell of ``cell`` samples, from the
+        cell just before each block to the block's last.
+
+        The result is that of refining every sample slot (the L points in [n, n+1)) on its own:
+        a slot rarely holds two local maxima, whereas a longer run of near-Nyquist content holds
+        many, and the largest on the grid need not be the largest after refinement (refining
+        per run lost 0.07 dB at 4x). Refinement raises a slot by at most ``crest``, so only the
+        slots within that of their cell's grid maximum are refined."""
+        interp, factor = self.interp, self.interp.factor
+        ncells = BLOCK // cell + 1
+        slots = ncells * cell
+        first = factor  # grid index of the first slot's first point (one point before it exists)
+        points = first + slots * factor + 1  # ... and one after the last
+        start = blocks * BLOCK - cell - interp.delay - 1  # first segment sample
+        idx = start[:, None] + np.arange(interp.segment_width(points))[None, :]
         valid = (idx >= 0) & (idx < self.frames)
-        seg = self.audio[np.clip(idx, 0, self.frames - 1)]  # [g, width, ch]
-        seg[~valid] = 0.0
-        # slot i = times start-1+i + {0, 1/4, 2/4, 3/4}; phase 0 is the sample itself
-        first = margin - 1
-        lead = first - (TAPS_PER_PHASE // 2 - 1)  # window start for the slot at `first`
-        slots = np.zeros((len(blocks), BLOCK + 1))
-        for ch in range(seg.shape[2]):
-            np.maximum(slots, np.abs(seg[:, first : first + BLOCK + 1, ch]), out=slots)
-            rows = np.ascontiguousarray(seg[:, :, ch]).reshape(len(blocks), _ROWS + 1, _ROW)
-            # interpolated points as two BLAS products over rows of _ROW samples (block Toeplitz)
-            points = rows[:, :-1] @ _TOEPLITZ[0]
-            points += rows[:, 1:] @ _TOEPLITZ[1]
-            points = np.abs(points, out=points).reshape(len(blocks), _ROWS * _ROW, 3)
-            for p in range(3):  # (max over a tiny last axis is slow in numpy)
-                np.maximum(slots, points[:, lead : lead + BLOCK + 1, p], out=slots)
-        # sample n takes slots n-1 and n: every oversampled point in (n-1, n+1)
-        return np.maximum(slots[:, :-1], slots[:, 1:])
+        idx = np.clip(idx, 0, self.frames - 1)
+        best = np.zeros((len(blocks), ncells), np.float32)
+        cap = np.float32(interp.bounds.crest)
+        for ch in range(self.audio.shape[1]):
+            seg = self.audio[idx, ch].astype(np.float32)
+            seg[~valid] = 0.0
+            grid = interp.grid(seg, points)
+            np.abs(grid, out=grid)
+            per_slot = grid[:, first : first + slots * factor].reshape(len(blocks), slots, factor)
+            slot_max = _max_last(per_slot)
+            cell_max = _max_last(slot_max.reshape(len(blocks), ncells, cell))
+            g, n = np.nonzero(slot_max * cap >= np.repeat(cell_max, cell, axis=1))
+            top = per_slot[g, n].argmax(axis=1) + g * grid.shape[1] + first + n * factor
+            flat = grid.reshape(-1)
+            np.maximum.at(cell_max, (g, n // cell), _crest(flat[top - 1], flat[top], flat[top + 1], cap))
+            np.maximum(best, cell_max, out=best)
+        return best.astype(np.float64)
 
     def true_peak(self, blocks: np.ndarray | None = None) -> float:
-        """Largest |oversampled point| (linear) over ``blocks`` (default: all), loudest first."""
+        """Largest refined |grid point| (linear) over ``blocks`` (default: all), loudest first."""
         order = np.argsort(-self.block_bound) if blocks is None else blocks[np.argsort(-self.block_bound[blocks])]
         best = 0.0
-        for g in range(0, len(order), _GROUP):
-            group = order[g : g + _GROUP]
+        for g in range(0, len(order), self._group):
+            group = order[g : g + self._group]
             group = group[self.block_bound[group] > best]
             if len(group) == 0:
                 break
-            best = max(best, float(self._envelope_group(group).max()))
+            best = max(best, float(self._cell_peaks(group, 32)[:, 1:].max()))
         return best
 
 
-def true_peak_dbtp(audio: np.ndarray) -> float:
-    """True peak in dBTP (dB relative to full scale, 4x oversampled); -inf for silence."""
-    peak = TruePeakScanner(audio).true_peak()
+def true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float:
+    """True peak in dBTP of float audio [frames, channels]; -inf for silence."""
+    peak = TruePeakScanner(audio, sample_rate).true_peak()
     return 20.0 * np.log10(peak) if peak > 0 else float("-inf")
