@@ -1,6 +1,6 @@
 """CPU speed of the generation loops on a mid-size random checkpoint in the released layout.
 
-    python benchmarks/generation_speed.py [--threads N] [--ckpt DIR] [--keep]
+    python benchmarks/generation_speed.py [--threads N] [--ckpt DIR] [--keep] [--repeat N]
 
 Builds (once, into --ckpt or a temp dir) a random checkpoint with the real structure scaled
 down: Bailing MoE LLM with 3D rope (head_dim 128), GQA, 16 routed experts top-2 + 1 shared,
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -111,8 +112,9 @@ def bench_transcribe(stack, tok, seconds: float) -> dict:
         return transcribe_ids(stack, wave, prompt, max_new_tokens=n, eos_ids=[], noise=TorchNoise(0))
 
     run(2)  # warm-up
-    _, first = timed(lambda: run(1))
-    out, total = timed(lambda: run(ASR_NEW_TOKENS + 1))
+    # medians of 3: the decode rate is a difference of two timings, so one slow run would skew it
+    first = statistics.median(timed(lambda: run(1))[1] for _ in range(3))
+    total = statistics.median(timed(lambda: run(ASR_NEW_TOKENS + 1))[1] for _ in range(3))
     return {"audio_s": seconds, "prompt_tokens": prompt.length, "encode+prefill_s": first,
             "decode_tok_per_s": ASR_NEW_TOKENS / (total - first), "total_s": total}
 
@@ -132,11 +134,15 @@ def bench_speak(stack, tok) -> dict:
             "total_s": total}
 
 
-def bench_edit(stack, tok, seconds: float) -> dict:
+def edit_inputs(tok, seconds: float):
     wave = test_signal(seconds, seed=2)
     prompt = edit_prompt(tok, wave.shape[1], edit_instruction("delete_word", target="hello"), use_cot=True,
                          patch_size=PATCH)
-    force_gen_audio(stack, tok, wave, prompt, seed=5)
+    return wave, prompt
+
+
+def bench_edit(stack, tok, seconds: float) -> dict:
+    wave, prompt = edit_inputs(tok, seconds)
     marks: dict[str, float] = {}
     start = time.perf_counter()
     out = generate_edit(stack, wave, prompt, patch_size=PATCH, cfg=2.0, noise=TorchNoise(5),
@@ -150,12 +156,18 @@ def bench_edit(stack, tok, seconds: float) -> dict:
             "patches_per_s(incl. final decode)": n_patches / (total - text_s), "total_s": total}
 
 
+def median_figures(runs: list[dict]) -> dict:
+    """Per key, the median over runs (keys and integer counts are the same in every run)."""
+    return {k: (statistics.median(r[k] for r in runs) if isinstance(v, float) else v) for k, v in runs[0].items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--ckpt", type=Path, default=None, help="checkpoint dir (built if missing)")
     ap.add_argument("--keep", action="store_true", help="keep the temp checkpoint")
     ap.add_argument("--seconds", type=float, default=10.0, help="input audio length for transcribe")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per workload; the median of each figure is shown")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tmp = None
@@ -173,13 +185,17 @@ def main() -> None:
           f"torch threads {args.threads}; load average {os.getloadavg()[0]:.2f}")
     never_stop(stack)
     tok = TextTokenizer.from_dir(ckpt)
+    print(f"budgets: transcribe {ASR_NEW_TOKENS} greedy tokens; speak {AUDIO_PATCHES} patches; edit "
+          f"{EDIT_TEXT_TOKENS} CoT tokens + <gen_audio>, then {AUDIO_PATCHES} patches (1 patch = {PATCH} frames "
+          f"= {PATCH * 20} ms); cfg 2, 10 solver steps; fp32; median of {args.repeat} run(s)")
     with torch.inference_mode():
+        force_gen_audio(stack, tok, *edit_inputs(tok, 6.0), seed=5)
         for name, fn in (("transcribe", lambda: bench_transcribe(stack, tok, args.seconds)),
                          ("speak", lambda: bench_speak(stack, tok)),
                          ("edit", lambda: bench_edit(stack, tok, 6.0))):
-            result = fn()
+            result = median_figures([fn() for _ in range(max(1, args.repeat))])
             print(f"{name:10s} " + "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                                             for k, v in result.items()))
+                                             for k, v in result.items()), flush=True)
     if tmp and not args.keep:
         import shutil
 

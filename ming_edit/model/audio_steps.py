@@ -31,11 +31,12 @@ class AudioStepper:
     latent_history: torch.Tensor  # [1, P, D]
     patches: list[torch.Tensor] = field(default_factory=list)
     stop_logits: list[torch.Tensor] = field(default_factory=list)
+    time_embeds: dict = field(default_factory=dict)  # the DiT's per-grid-point time embeddings
 
     def sample(self, hidden: torch.Tensor) -> torch.Tensor:
         """Draw the next patch [1, P, D] from hidden [1, 1, H] (11 noise draws with 10 steps)."""
         patch = sample_patch(self.stack.flow_head, hidden, self.latent_history, cfg=self.cfg,
-                             noise=self.noise, patch_size=self.patch_size).sample
+                             noise=self.noise, patch_size=self.patch_size, time_embeds=self.time_embeds).sample
         self.patches.append(patch)
         return patch
 

@@ -266,9 +266,22 @@ class DiT(nn.Module):
             guided=guided,
         )
 
-    def velocity(self, x: torch.Tensor, t: torch.Tensor | float, cond: FlowCondition) -> torch.Tensor:
+    def time_embedding(self, t: torch.Tensor | float, cond: FlowCondition) -> torch.Tensor:
+        """[cond.rows, 1, H] embedding of time t (0-d, or [B] / [rows]); depends on t only, so a
+        sampler may compute it once per grid point and pass it to ``velocity``."""
+        t = torch.as_tensor(t, device=self.device, dtype=torch.float32)
+        if t.dim() == 0:
+            t = t.repeat(cond.rows)
+        elif t.shape[0] != cond.rows:
+            t = torch.cat([t, t], dim=0)
+        return self.t_embedder(t).unsqueeze(1)
+
+    def velocity(
+        self, x: torch.Tensor, t: torch.Tensor | float, cond: FlowCondition, time_embed: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Raw model velocity for x [B, P, D] at time t (0-d, or [B] / [rows]).
 
+        ``time_embed``: ``time_embedding(t, cond)`` when the caller already has it.
         Returns [cond.rows, P, D]: with guidance the conditional rows come first, then the
         unconditional ones (the caller combines them).
         """
@@ -278,12 +291,8 @@ class DiT(nn.Module):
         x = x.to(device=self.device, dtype=self.dtype)
         if x.shape[0] != cond.rows:
             x = torch.cat([x, x], dim=0)
-        t = torch.as_tensor(t, device=self.device, dtype=torch.float32)
-        if t.dim() == 0:
-            t = t.repeat(cond.rows)
-        elif t.shape[0] != cond.rows:
-            t = torch.cat([t, t], dim=0)
-        time_embed = self.t_embedder(t).unsqueeze(1)
+        if time_embed is None:
+            time_embed = self.time_embedding(t, cond)
         tokens = torch.cat([time_embed + cond.cond_embed, cond.history_embed, self.x_embedder(x)], dim=1)
         for block in self.blocks:
             tokens = block(tokens, cond.rope)

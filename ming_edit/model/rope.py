@@ -78,7 +78,7 @@ class RotaryTables:
             "mscale": float(scaling.get("mscale", 1)),
             "mscale_all_dim": float(scaling.get("mscale_all_dim", 0)),
         }
-        self._inv_freq: dict[torch.device, torch.Tensor] = {}
+        self._inv_freq: dict[object, torch.Tensor] = {}  # per device: frequencies, 3D row index
 
     @property
     def is_3d(self) -> bool:
@@ -86,6 +86,14 @@ class RotaryTables:
 
     def reset(self) -> None:
         self._inv_freq.clear()
+
+    def _section_rows(self, device: torch.device) -> torch.Tensor:
+        """[D/2] index of the position row (t, h, w) each 3D-RoPE frequency reads; built once."""
+        key = ("rows", device)
+        if key not in self._inv_freq:
+            counts = torch.tensor(MROPE_SECTION, device=device)
+            self._inv_freq[key] = torch.repeat_interleave(torch.arange(3, device=device), counts)
+        return self._inv_freq[key]
 
     def _base_inv_freq(self, device: torch.device) -> torch.Tensor:
         if device not in self._inv_freq:
@@ -116,10 +124,7 @@ class RotaryTables:
         inv_freq = self._base_inv_freq(device)
         if self.kind == "3D":
             # Each half-dim frequency reads its position from the t, h or w row.
-            rows = torch.repeat_interleave(
-                torch.arange(3, device=device), torch.tensor(MROPE_SECTION, device=device)
-            )
-            pos = position_ids.float()[rows]  # [D/2, B, L]
+            pos = position_ids.float()[self._section_rows(device)]  # [D/2, B, L]
             freqs = pos.permute(1, 2, 0) * inv_freq
         else:
             pos = position_ids.float()

@@ -69,9 +69,10 @@ def is_guided(cfg: float) -> bool:
     return not (cfg == 1 or cfg < UNGUIDED_BELOW)
 
 
-def guided_velocity(dit: DiT, x: torch.Tensor, t: torch.Tensor, cond, cfg: float) -> torch.Tensor:
+def guided_velocity(dit: DiT, x: torch.Tensor, t: torch.Tensor, cond, cfg: float,
+                    time_embed: torch.Tensor | None = None) -> torch.Tensor:
     """v_cond + cfg * (v_cond - v_uncond) when cond is guided, else v_cond; float32 [B, P, D]."""
-    raw = dit.velocity(x, t, cond).to(STATE_DTYPE)
+    raw = dit.velocity(x, t, cond, time_embed).to(STATE_DTYPE)
     if not cond.guided:
         return raw
     v_cond, v_uncond = raw[: cond.batch], raw[cond.batch:]
@@ -92,12 +93,15 @@ def sample_patch(
     sigma: float = 0.25,
     temperature: float = 1.5,
     patch_size: int | None = None,
+    time_embeds: dict | None = None,
 ) -> SampleResult:
     """Sample one patch of latents [B, P, D] conditioned on the LLM state c [B, 1, H_llm].
 
     latent_history [B, P, D] is the previous patch (zeros / the last prompt patch at the start);
     P = latent_history.shape[1] is the patch length, as upstream draws the noise from it.
     cfg: guidance strength (upstream default 2.0); see ``is_guided`` for 1 and ~0.
+    time_embeds: a dict the caller keeps across the patches of one generation (same DiT weights,
+    steps and grid): the time embedding of each grid point is computed on the first patch only.
     """
     batch, patch_len, latent_dim = latent_history.shape
     if patch_size is not None and patch_size != patch_len:
@@ -116,7 +120,13 @@ def sample_patch(
     for k in range(steps):
         t0, t1 = t[k], t[k + 1]
         dt = t1 - t0
-        y1 = y0 + dt * guided_velocity(dit, y0, t0, cond, cfg)
+        key = (steps, use_epss, sway_coef, k, cond.rows)
+        time_embed = None if time_embeds is None else time_embeds.get(key)
+        if time_embed is None:
+            time_embed = dit.time_embedding(t0, cond)
+            if time_embeds is not None:
+                time_embeds[key] = time_embed
+        y1 = y0 + dt * guided_velocity(dit, y0, t0, cond, cfg, time_embed)
         trajectory[k + 1] = y1
         kick = noise.randn((batch, patch_len, latent_dim), dtype=STATE_DTYPE, device=device)
         y0 = y1 + kick_scale * (abs(dt) ** 0.5) * kick

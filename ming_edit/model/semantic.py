@@ -22,32 +22,53 @@ ROPE_BASE = 10000.0
 
 
 class SemanticCache:
-    """Keys/values of every block for the frames seen so far ([B, heads, frames, head_dim] each)."""
+    """Keys/values of every block for the frames seen so far ([B, heads, frames, head_dim] each).
+
+    Each layer's keys/values live in a buffer with doubling capacity, so a generated patch is
+    written in place instead of copying the whole history (torch.cat) at every step.
+    """
 
     def __init__(self) -> None:
-        self.keys: list[torch.Tensor] = []
-        self.values: list[torch.Tensor] = []
+        self._keys: list[torch.Tensor] = []
+        self._values: list[torch.Tensor] = []
+        self._lengths: list[int] = []
 
     @property
     def length(self) -> int:
         """Number of frames already in the cache (= position of the next frame)."""
-        return self.keys[0].shape[2] if self.keys else 0
+        return self._lengths[0] if self._lengths else 0
 
     def append(self, layer: int, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Add this chunk's key/value for ``layer``; returns the full key/value sequences."""
-        if layer == len(self.keys):
-            self.keys.append(key)
-            self.values.append(value)
-        else:
-            self.keys[layer] = torch.cat([self.keys[layer], key], dim=2)
-            self.values[layer] = torch.cat([self.values[layer], value], dim=2)
-        return self.keys[layer], self.values[layer]
+        """Add this chunk's key/value for ``layer``; returns views of the full key/value sequences."""
+        if layer == len(self._keys):
+            self._keys.append(key.new_empty(key.shape[:2] + (0,) + key.shape[3:]))
+            self._values.append(value.new_empty(value.shape[:2] + (0,) + value.shape[3:]))
+            self._lengths.append(0)
+        start = self._lengths[layer]
+        end = start + key.shape[2]
+        if self._keys[layer].shape[2] < end:
+            capacity = max(end, 2 * self._keys[layer].shape[2], 64)
+            self._keys[layer] = _grown(self._keys[layer], start, capacity)
+            self._values[layer] = _grown(self._values[layer], start, capacity)
+        self._keys[layer][:, :, start:end] = key
+        self._values[layer][:, :, start:end] = value
+        self._lengths[layer] = end
+        return self._keys[layer][:, :, :end], self._values[layer][:, :, :end]
 
     def clone(self) -> "SemanticCache":
-        """An independent copy (tensors are never modified in place, so sharing them is safe)."""
+        """An independent copy (the buffers are written in place, so they are copied)."""
         copy = SemanticCache()
-        copy.keys, copy.values = list(self.keys), list(self.values)
+        copy._keys = [k[:, :, :n].clone() for k, n in zip(self._keys, self._lengths)]
+        copy._values = [v[:, :, :n].clone() for v, n in zip(self._values, self._lengths)]
+        copy._lengths = list(self._lengths)
         return copy
+
+
+def _grown(buffer: torch.Tensor, used: int, capacity: int) -> torch.Tensor:
+    """A buffer of ``capacity`` frames holding the first ``used`` frames of ``buffer``."""
+    grown = buffer.new_empty(buffer.shape[:2] + (capacity,) + buffer.shape[3:])
+    grown[:, :, :used] = buffer[:, :, :used]
+    return grown
 
 
 def interleaved_rope(x: torch.Tensor, start: int) -> torch.Tensor:
