@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 # The test models are tiny: one thread avoids oversubscribing the 2-core CI machine
@@ -30,3 +32,15 @@ def golden_stack():
     from ming_edit.model.loader import load_stack
 
     return load_stack(GOLDEN_DIR, "all", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def speech_bench():
+    """benchmarks/speech.py (espeak-ng test sentences, noise makers); skips without espeak-ng."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "speech.py"
+    spec = importlib.util.spec_from_file_location("ming_bench_speech", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,18 +15,12 @@ DENOISE = Operation("denoise", {})
 
 
 @pytest.fixture(scope="module")
-def bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "speech.py"
-    spec = importlib.util.spec_from_file_location("ming_bench_speech", path)
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m
+def bench(speech_bench):
+    return speech_bench
 
 
 @pytest.fixture(scope="module")
 def speech(bench) -> np.ndarray:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
     return np.concatenate([bench.espeak(bench.SENTENCES[0], "en-gb"), bench.espeak(bench.SENTENCES[3], "en-us+f3")])
 
 

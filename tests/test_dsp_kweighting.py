@@ -4,9 +4,6 @@ maximum and coarse-grid curve (the true-peak interpolator: test_dsp_truepeak.py)
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pyloudnorm
@@ -23,13 +20,8 @@ RATES = (8000, 16000, 44100, 48000, 96000)
 
 
 @pytest.fixture(scope="module")
-def speech() -> np.ndarray:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "speech.py"
-    spec = importlib.util.spec_from_file_location("ming_bench_speech", path)
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
+def speech(speech_bench) -> np.ndarray:
+    m = speech_bench
     return np.concatenate([m.espeak(m.SENTENCES[1], "en-us"), m.espeak(m.SENTENCES[2], "en-gb+f3")])
 
 

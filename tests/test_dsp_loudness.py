@@ -3,9 +3,6 @@ meter itself: test_dsp_truepeak.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pyloudnorm
@@ -20,19 +17,9 @@ from ming_edit.plan import Operation
 SR = 16000
 
 
-def _speech_module():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "speech.py"
-    spec = importlib.util.spec_from_file_location("ming_bench_speech", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def speech() -> np.ndarray:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
-    m = _speech_module()
+def speech(speech_bench) -> np.ndarray:
+    m = speech_bench
     return np.concatenate([m.espeak(m.SENTENCES[0], "en-us"), m.espeak(m.SENTENCES[1], "en-gb+f3")])
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,14 +16,8 @@ pytestmark = pytest.mark.skipif(shutil.which("sox") is None, reason="sox binary 
 
 
 @pytest.fixture(scope="module")
-def speech() -> np.ndarray:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "speech.py"
-    spec = importlib.util.spec_from_file_location("ming_bench_speech", path)
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m.espeak(m.SENTENCES[2], "en-us")
+def speech(speech_bench) -> np.ndarray:
+    return speech_bench.espeak(speech_bench.SENTENCES[2], "en-us")
 
 
 def _framewise_shift(before: np.ndarray, after: np.ndarray) -> float:

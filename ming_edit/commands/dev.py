@@ -10,7 +10,6 @@ from typing import Optional
 
 import typer
 
-from ming_edit.errors import MingEditError
 
 app = typer.Typer(name="dev", help="Developer tools: conformance against upstream golden fixtures.",
                   no_args_is_help=True, add_completion=False)
