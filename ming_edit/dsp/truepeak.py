@@ -14,17 +14,25 @@ Grid refinement: between grid points a peak at frequency f can still be missed b
 1 - cos(pi f / (L fs)) (0.06 dB at 16 kHz for 7 kHz content, 0.5 dB near Nyquist at 48 kHz), so
 between every two samples the largest |point| is replaced by the crest of the sinusoid through
 it and its two grid neighbours (exact for a tone; < 0.01 dB on near-Nyquist noise at 4x).
+Near Nyquist. Above ~0.47 fs the half-band stage rolls off (-0.1 dB at 0.49 fs, all of it at
+0.5), and resamplers leave energy there (resample_poly 22.05 -> 16 kHz: within 40 Hz of 8 kHz,
+read up to 0.6 dB low). So the half-sample points also get what the stage misses: per segment,
+an FFT over NYQUIST_CONTEXT more samples each side times (exact delay - stage response) above
+0.46 fs; stage 2 sees that band at a quarter of its rate, so the whole grid is corrected.
 Measured against exact (FFT) band-limited interpolation, tone bursts read within 0.01 dB up to
-0.47 fs at 16 kHz (0.03 dB at 48 kHz), -0.02 dB at 0.48 fs and -0.1 dB at 0.49 fs, where any
-finite interpolator starts to roll off (normalize aims a little under the ceiling for this).
+0.495 fs at 16 kHz (0.01-0.03 dB at 48 kHz) and within 0.07 dB up to 0.499 fs, where the finite
+context truncates the band's long tails (normalize aims a little under the ceiling for this).
 
 Block skipping. Every grid point is a fixed linear combination of the samples within reach
 (weights found by pushing impulses through the implementation), so it is bounded by the largest
 |sample|, |first difference| and |second difference| around it (PeakBounds: at most ~3.2x the
-sample peak for arbitrary input, but within ~1% of it for slow, voiced content). These bounds
-assume nothing about the signal; blocks whose bound is under a level are skipped. The crest
-refinement is capped at 1/cos(pi / 2L) times its grid point, the most by which content below
-Nyquist can rise between grid points, so the bounds cover refined values too.
+sample peak for arbitrary input, but within ~1% of it for slow, voiced content); the Nyquist
+correction, zero below 0.46 fs, adds a constant times the |fourth difference| (its response
+there, 16 sin^4(pi f), is far from 0; the constant is that of the untapered filter plus 25% for
+the tapered, finite context, checked in tests rather than proven). These bounds assume nothing
+about the signal; blocks whose bound is under a level are skipped. The crest refinement is
+capped at 1/cos(pi / 2L) times its grid point, the most by which content below Nyquist can rise
+between grid points, so the bounds cover refined values too.
 """
 
 from __future__ import annotations
@@ -122,11 +130,18 @@ class Interpolator:
         """Input samples needed for ``points`` grid points."""
         return self.stage1.input_length(self._rows(points)[0])
 
-    def grid(self, segments: np.ndarray, points: int) -> np.ndarray:
-        """[g, >= points] grid points of float32 ``segments`` [g, segment_width(points)]."""
+    def grid(self, segments: np.ndarray, points: int, wide: np.ndarray | None = None) -> np.ndarray:
+        """[g, >= points] grid points of float32 ``segments`` [g, segment_width(points)].
+
+        With ``wide``, the same segments plus NYQUIST_CONTEXT samples each side, the half-sample
+        points get what the half-band stage rolls off near Nyquist (computed by FFT): stage 2
+        sees that band at a quarter of its rate, so the whole grid becomes exact up to fs/2."""
         rows1, rows2 = self._rows(points)
         half = self.stage1(segments, rows1)  # the points half a sample after each centre
         centre = HALFBAND_TAPS // 2 - 1
+        if wide is not None:
+            first = NYQUIST_CONTEXT + centre
+            half += _band_correction(wide)[:, first : first + half.shape[1]]
         u = np.empty((segments.shape[0], 2 * half.shape[1]), np.float32)
         u[:, 0::2] = segments[:, centre : centre + half.shape[1]]
         u[:, 1::2] = half
@@ -152,13 +167,15 @@ class PeakBounds:
     first: tuple[float, float]
     second: tuple[float, float, float]
     crest: float
+    band: float = 0.0  # the near-Nyquist correction per unit D4 (it only sees content > 0.46 fs)
 
     def __call__(self, stats: np.ndarray) -> np.ndarray:
-        """Upper bound per block from ``stats`` [3, blocks] = (P, D, D2) around each block."""
-        peak, slope, curve = stats
+        """Upper bound per block from ``stats`` [4, blocks] = (P, D, D2, D4) around each block."""
+        peak, slope, curve, quartic = stats
         bound = np.minimum(self.taps * peak, self.first[0] * peak + self.first[1] * slope)
         second = self.second[0] * peak + self.second[1] * slope + self.second[2] * curve
-        return np.minimum(bound, second) * (self.crest * (1 + 1e-4))  # 1e-4: float32 rounding
+        bound = np.minimum(bound, second) + self.band * quartic
+        return bound * (self.crest * (1 + 1e-4))  # 1e-4: float32 rounding
 
 
 def _bound_constants(weights: np.ndarray, delay: int, factor: int) -> PeakBounds:
@@ -182,7 +199,19 @@ def _bound_constants(weights: np.ndarray, delay: int, factor: int) -> PeakBounds
         moment = max(moment, abs(float(v @ (np.arange(len(v)) - j))))
         second_tails = max(second_tails, float(np.abs(twice_right[j + 2 :]).sum() + np.abs(twice_left[:j]).sum()))
     crest = float(1.0 / np.cos(np.pi / (2 * factor)))
-    return PeakBounds(taps, (first_sum, first_tails), (1.0 + second_sum, moment, second_tails), crest)
+    second = (1.0 + second_sum, moment, second_tails)
+    return PeakBounds(taps, (first_sum, first_tails), second, crest, _band_gain(factor))
+
+
+def _band_gain(factor: int, length: int = 1024) -> float:
+    """The near-Nyquist correction as a filter on the fourth difference d4 (it is zero below
+    0.46 fs, where d4's response 16 sin^4(pi f) is far from 0; d4 is small on voiced speech):
+    sum of |taps| of that filter, times the largest sum of |stage-2 taps| it passes through,
+    with 25% for the segment's taper and finite context."""
+    freqs = np.fft.rfftfreq(length)
+    on_d4 = np.fft.irfft(_half_sample_correction(length) / (16.0 * np.sin(np.pi * freqs) ** 4 + 1e-30), length)
+    stage2 = np.abs(_phase_taps(STAGE2_TAPS, factor // 2, STAGE2_BETA)).sum(axis=0).max()
+    return float(1.25 * np.abs(on_d4).sum() * stage2)
 
 
 @lru_cache(maxsize=8)
@@ -197,6 +226,56 @@ def interpolator(factor: int) -> Interpolator:
     impulses = np.eye(interp.segment_width(points), dtype=np.float32)
     weights = interp.grid(impulses, points).astype(np.float64)
     return Interpolator(factor, stage1, stage2, delay, _bound_constants(weights, delay, factor))
+
+
+NYQUIST_CONTEXT = 128  # samples each side of a segment for the near-Nyquist correction
+_CORRECTED_FROM = 0.46  # fs: below this the half-band stage is within 1e-3 of exact
+
+
+@lru_cache(maxsize=4)
+def _half_sample_correction(length: int) -> np.ndarray:
+    """[length//2 + 1] complex response turning a length-``length`` rfft into what the half-band
+    stage misses at the half-sample points: exact delay e^{i pi f} minus the stage's response,
+    kept above _CORRECTED_FROM only (below, the stage is flat; there the meter is exact)."""
+    taps = _phase_taps(HALFBAND_TAPS, 2, HALFBAND_BETA)[:, 1]
+    freqs = np.fft.rfftfreq(length)
+    lags = np.arange(HALFBAND_TAPS) - (HALFBAND_TAPS // 2 - 1)
+    stage = np.exp(2j * np.pi * np.outer(freqs, lags)) @ taps
+    out = np.exp(1j * np.pi * freqs) - stage
+    out[freqs < _CORRECTED_FROM] = 0.0
+    return out.astype(np.complex64)
+
+
+def _band_correction(wide: np.ndarray) -> np.ndarray:
+    """[g, n] float32: at index k, exact minus half-band value half a sample after ``wide``[:, k]
+    for the band above _CORRECTED_FROM (the segment's ends tapered off)."""
+    length = wide.shape[1]
+    n = _fast_length(length)
+    spectrum = np.fft.rfft(wide * _taper(length, NYQUIST_CONTEXT // 2), n, axis=1)
+    spectrum *= _half_sample_correction(n)
+    return np.fft.irfft(spectrum, n, axis=1)[:, :length]
+
+
+def _fast_length(length: int) -> int:
+    """Smallest 2^a 3^b 5^c >= ``length`` (FFT-friendly; scipy stays off the DSP path)."""
+    best = 1 << (length - 1).bit_length()
+    power3 = 1
+    while power3 < best:
+        power5 = power3
+        while power5 < best:
+            n = power5 << max(0, (-(-length // power5) - 1).bit_length())
+            best = min(best, n)
+            power5 *= 5
+        power3 *= 3
+    return best
+
+
+def _taper(length: int, ramp: int) -> np.ndarray:
+    """Ones with raised-cosine ends of ``ramp`` samples (keeps the segment cut out of the band)."""
+    out = np.ones(length, np.float32)
+    rise = np.hanning(2 * ramp)[:ramp]
+    out[:ramp], out[length - ramp :] = rise, rise[::-1]
+    return out
 
 
 def _crest(left: np.ndarray, mid: np.ndarray, right: np.ndarray, cap: float) -> np.ndarray:
@@ -216,31 +295,53 @@ def _crest(left: np.ndarray, mid: np.ndarray, right: np.ndarray, cap: float) -> 
 
 
 def _block_stats(audio: np.ndarray) -> np.ndarray:
-    """[3, blocks]: max over channels of |x|, |first difference|, |second difference| in each
-    BLOCK (the signal taken as zero outside), widened by one block each side."""
+    """[4, blocks]: max over channels of |x| and of its |first|, |second| and |fourth difference|
+    in each BLOCK (the signal taken as zero outside), widened by one block each side."""
     frames, channels = audio.shape
     nblocks = -(-frames // BLOCK)
-    stats = np.zeros((3, nblocks))
+    stats = np.zeros((4, nblocks))
     step = max(1, (1 << 18) // (BLOCK * channels))  # blocks per chunk
     for b0 in range(0, nblocks, step):
         b1 = min(nblocks, b0 + step)
         span = (b1 - b0) * BLOCK
-        x = np.zeros((span + 2, channels))  # samples b0*BLOCK - 1 .. b1*BLOCK
-        lo, hi = max(0, b0 * BLOCK - 1), min(frames, b1 * BLOCK + 1)
-        x[lo - (b0 * BLOCK - 1) : hi - (b0 * BLOCK - 1)] = audio[lo:hi]
-        body = x[1 : span + 1]
-        slope = x[2:] - body
-        curve = slope - (body - x[:span])
-        for row, values in enumerate((body, slope, curve)):
+        x = np.zeros((span + 4, channels), np.result_type(audio.dtype, np.float32))  # b0*BLOCK-2 .. b1*BLOCK+1
+        lo, hi = max(0, b0 * BLOCK - 2), min(frames, b1 * BLOCK + 2)
+        x[lo - (b0 * BLOCK - 2) : hi - (b0 * BLOCK - 2)] = audio[lo:hi]
+        body = x[2 : span + 2]
+        slope = x[3 : span + 3] - body
+        curves = np.diff(x, 2, axis=0)  # centred on samples -1 .. span
+        quartic = np.diff(curves, 2, axis=0)  # centred on samples 0 .. span - 1
+        for row, values in enumerate((body, slope, curves[1 : span + 1], quartic)):
             stats[row, b0:b1] = np.abs(values).reshape(b1 - b0, -1).max(axis=1)
-    if frames:  # x[-1] - x[-2] and x[-1] - 2 x[-2] + x[-3] = x[0]; likewise after the end
+    if frames:  # differences centred just outside the signal reach into it
+        head = np.zeros((5, channels))
+        head[2:] = audio[:3] if frames >= 3 else np.pad(audio, ((0, 3 - frames), (0, 0)))
+        tail = np.zeros((5, channels))
+        tail[: min(3, frames)] = audio[-min(3, frames) :]
         first, last = np.abs(audio[0]).max(), np.abs(audio[-1]).max()
-        stats[1:, 0] = np.maximum(stats[1:, 0], first)
+        stats[1:3, 0] = np.maximum(stats[1:3, 0], first)
         stats[2, -1] = max(stats[2, -1], last)
+        for ends, block in ((head, 0), (tail, -1)):  # x[-2..2] and x[N-3..N+1]
+            ext = np.zeros((9, channels))
+            ext[2:7] = ends
+            stats[3, block] = max(stats[3, block], np.abs(np.diff(ext, 4, axis=0)).max())
     widened = stats.copy()
     widened[:, 1:] = np.maximum(widened[:, 1:], stats[:, :-1])
     widened[:, :-1] = np.maximum(widened[:, :-1], stats[:, 1:])
     return widened
+
+
+def _windows(signal: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """[len(starts), width] float32 copies of ``signal`` from each start (zero outside it)."""
+    out = np.zeros((len(starts), width), np.float32)
+    inside = (starts >= 0) & (starts + width <= len(signal))
+    if inside.any():
+        out[inside] = np.lib.stride_tricks.sliding_window_view(signal, width)[starts[inside]]
+    for row in np.flatnonzero(~inside):  # the first and last blocks
+        lo, hi = max(0, starts[row]), min(len(signal), starts[row] + width)
+        if hi > lo:
+            out[row, lo - starts[row] : hi - starts[row]] = signal[lo:hi]
+    return out
 
 
 def _max_last(values: np.ndarray) -> np.ndarray:
@@ -292,15 +393,13 @@ class TruePeakScanner:
         first = factor  # grid index of the first slot's first point (one point before it exists)
         points = first + slots * factor + 1  # ... and one after the last
         start = blocks * BLOCK - cell - interp.delay - 1  # first segment sample
-        idx = start[:, None] + np.arange(interp.segment_width(points))[None, :]
-        valid = (idx >= 0) & (idx < self.frames)
-        idx = np.clip(idx, 0, self.frames - 1)
+        width = interp.segment_width(points)
         best = np.zeros((len(blocks), ncells), np.float32)
         cap = np.float32(interp.bounds.crest)
         for ch in range(self.audio.shape[1]):
-            seg = self.audio[idx, ch].astype(np.float32)
-            seg[~valid] = 0.0
-            grid = interp.grid(seg, points)
+            wide = _windows(self.audio[:, ch], start - NYQUIST_CONTEXT, width + 2 * NYQUIST_CONTEXT)
+            seg = np.ascontiguousarray(wide[:, NYQUIST_CONTEXT : NYQUIST_CONTEXT + width])
+            grid = interp.grid(seg, points, wide)
             np.abs(grid, out=grid)
             per_slot = grid[:, first : first + slots * factor].reshape(len(blocks), slots, factor)
             slot_max = _max_last(per_slot)
