@@ -45,17 +45,18 @@ def exact_peak_db(audio: np.ndarray, factor: int = 32) -> float:
     return float(20 * np.log10(np.abs(np.fft.irfft(wide, x.shape[0] * factor, axis=0)).max() * factor))
 
 
-@lru_cache(maxsize=None)
-def _speech(sample_rate: int) -> np.ndarray:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "speech.py"
-    spec = importlib.util.spec_from_file_location("ming_bench_speech", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    parts = [module.espeak(module.SENTENCES[0], "en-us", sample_rate=sample_rate),
-             module.espeak(module.SENTENCES[1], "en-gb+f3", sample_rate=sample_rate)]
-    return np.concatenate(parts)[:, None]
+@pytest.fixture(scope="module")
+def speech_at(speech_bench):
+    """Two espeak sentences at a given sample rate, [frames, 1]; each rate synthesised once."""
+
+    @lru_cache(maxsize=None)
+    def make(sample_rate: int) -> np.ndarray:
+        m = speech_bench
+        parts = [m.espeak(m.SENTENCES[0], "en-us", sample_rate=sample_rate),
+                 m.espeak(m.SENTENCES[1], "en-gb+f3", sample_rate=sample_rate)]
+        return np.concatenate(parts)[:, None]
+
+    return make
 
 
 def test_oversampling_rule_reaches_192_khz() -> None:
@@ -150,8 +151,8 @@ def test_block_bounds_hold_and_are_tight() -> None:
 
 
 @pytest.mark.parametrize("sample_rate", RATES)
-def test_meter_matches_exact_interpolation_on_speech(sample_rate: int) -> None:
-    speech = _speech(sample_rate)
+def test_meter_matches_exact_interpolation_on_speech(speech_at, sample_rate: int) -> None:
+    speech = speech_at(sample_rate)
     assert abs(true_peak_dbtp(speech, sample_rate) - exact_peak_db(speech)) < 0.1
 
 
@@ -184,9 +185,9 @@ def test_meter_is_exact_on_noise_up_to_near_nyquist(sample_rate: int) -> None:
 
 
 @pytest.mark.parametrize("sample_rate", [16000, 44100])
-def test_limited_output_meets_the_ceiling_exactly(sample_rate: int) -> None:
+def test_limited_output_meets_the_ceiling_exactly(speech_at, sample_rate: int) -> None:
     # quiet speech (-25 LUFS) with a -2.5 dBFS click: +11 dB to -14 LUFS needs heavy limiting
-    audio = _speech(sample_rate).copy()
+    audio = speech_at(sample_rate).copy()
     audio *= 10 ** ((-25 - integrated_loudness(audio, sample_rate)) / 20)
     width = sample_rate // 400
     audio[len(audio) // 3 : len(audio) // 3 + width, 0] = np.hanning(width) * 10 ** (-2.5 / 20)
@@ -197,12 +198,12 @@ def test_limited_output_meets_the_ceiling_exactly(sample_rate: int) -> None:
     assert any("limited" in note for note in result.notes)
 
 
-def test_near_nyquist_content_meets_the_ceiling_exactly() -> None:
+def test_near_nyquist_content_meets_the_ceiling_exactly(speech_at) -> None:
     # resamplers leave energy within ~40 Hz of Nyquist (resample_poly 22.05 -> 16 kHz), which any
     # short interpolator rolls off; plus a 7.95 kHz burst whose peaks fall between samples
     from scipy.signal import resample_poly
 
-    audio = resample_poly(_speech(22050)[:, 0], 320, 441)
+    audio = resample_poly(speech_at(22050)[:, 0], 320, 441)
     n = np.arange(1600)
     burst = np.sin(2 * np.pi * 7950 / 16000 * n + np.pi / 2) * np.hanning(len(n)) ** 2
     start = len(audio) // 2

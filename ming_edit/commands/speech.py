@@ -59,18 +59,29 @@ def transcribe_command(
     _run(go)
 
 
+# options speak and clone share (typer only reads these declarations, so one can serve both)
+OUTPUT_OPTION = typer.Option(..., "-o", "--output", help="output audio file (.wav, .flac, .ogg, ...)")
+SAMPLE_RATE_OPTION = typer.Option(16000, "--sample-rate", min=8000, max=192000, help="output sample rate")
+PAUSE_OPTION = typer.Option(0.3, "--pause", min=0.0, max=5.0, help="silence between sentences, seconds")
+MODEL_OPTION = typer.Option(None, "--model", help=MODEL_HELP)
+DEVICE_OPTION = typer.Option("auto", "--device", help=DEVICE_HELP)
+DTYPE_OPTION = typer.Option(None, "--dtype", help=DTYPE_HELP)
+SEED_OPTION = typer.Option(None, "--seed", help="seed for the flow sampler")
+OVERWRITE_OPTION = typer.Option(False, "--overwrite", help="replace an existing output file")
+
+
 def speak_command(
     text: str = typer.Argument(..., help="text to speak ('-' reads standard input)"),
-    output: Path = typer.Option(..., "-o", "--output", help="output audio file (.wav, .flac, .ogg, ...)"),
+    output: Path = OUTPUT_OPTION,
     voice: Optional[Path] = typer.Option(None, "--voice", help="reference clip of the voice to use"),
     voice_text: Optional[str] = typer.Option(None, "--voice-text", help="transcript of --voice (default: transcribe it)"),
-    sample_rate: int = typer.Option(16000, "--sample-rate", min=8000, max=192000, help="output sample rate"),
-    pause: float = typer.Option(0.3, "--pause", min=0.0, max=5.0, help="silence between sentences, seconds"),
-    model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help=DTYPE_HELP),
-    seed: Optional[int] = typer.Option(None, "--seed", help="seed for the flow sampler"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
+    sample_rate: int = SAMPLE_RATE_OPTION,
+    pause: float = PAUSE_OPTION,
+    model: Optional[Path] = MODEL_OPTION,
+    device: str = DEVICE_OPTION,
+    dtype: Optional[str] = DTYPE_OPTION,
+    seed: Optional[int] = SEED_OPTION,
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Text to speech, in the built-in voice or the voice of --voice."""
     from ming_edit import speak
@@ -87,15 +98,15 @@ def speak_command(
 def clone_command(
     reference: Path = typer.Argument(..., help="reference clip of the voice to clone (a few seconds of speech)"),
     text: str = typer.Argument(..., help="text to speak ('-' reads standard input)"),
-    output: Path = typer.Option(..., "-o", "--output", help="output audio file (.wav, .flac, .ogg, ...)"),
+    output: Path = OUTPUT_OPTION,
     ref_text: Optional[str] = typer.Option(None, "--ref-text", help="transcript of the reference (default: transcribe it)"),
-    sample_rate: int = typer.Option(16000, "--sample-rate", min=8000, max=192000, help="output sample rate"),
-    pause: float = typer.Option(0.3, "--pause", min=0.0, max=5.0, help="silence between sentences, seconds"),
-    model: Optional[Path] = typer.Option(None, "--model", help=MODEL_HELP),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help=DTYPE_HELP),
-    seed: Optional[int] = typer.Option(None, "--seed", help="seed for the flow sampler"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
+    sample_rate: int = SAMPLE_RATE_OPTION,
+    pause: float = PAUSE_OPTION,
+    model: Optional[Path] = MODEL_OPTION,
+    device: str = DEVICE_OPTION,
+    dtype: Optional[str] = DTYPE_OPTION,
+    seed: Optional[int] = SEED_OPTION,
+    overwrite: bool = OVERWRITE_OPTION,
 ) -> None:
     """Zero-shot voice cloning: speak TEXT in the voice of REFERENCE."""
     from ming_edit import speak
