@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speech import have_espeak, speech_corpus, upstream_clips  # noqa: E402
 
 from ming_edit.dsp import apply_operation  # noqa: E402
-from ming_edit.dsp.loudness import integrated_loudness  # noqa: E402
-from ming_edit.dsp.metrics import relative_amplitude_error, relative_duration_error, yin_f0  # noqa: E402
-from ming_edit.dsp.truepeak import oversampling_factor, true_peak_dbtp  # noqa: E402
-from ming_edit.plan import Operation  # noqa: E402
+from ming_edit.dsp.loudness.meter import integrated_loudness  # noqa: E402
+from benchmarks.metrics import relative_amplitude_error, relative_duration_error, yin_f0  # noqa: E402
+from ming_edit.dsp.loudness.truepeak import oversampling_factor, true_peak_dbtp  # noqa: E402
+from ming_edit.ops.parser import Operation  # noqa: E402
 
 VOLUMES = (0.25, 0.5, 0.8, 1.5, 2.0, 3.0)
 SPEEDS = (0.5, 0.75, 0.8, 1.25, 1.5, 2.0)

@@ -56,7 +56,7 @@ def long_speech(minutes: float, sample_rate: int = 16000) -> np.ndarray:
 
 def _child(case: str, minutes: float) -> None:
     from ming_edit.dsp import apply_operation
-    from ming_edit.plan import Operation
+    from ming_edit.ops.parser import Operation
 
     audio = long_speech(minutes)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -31,10 +31,11 @@ from ming_edit.model.embedding import encode_for_generation, splice_audio, step_
 from ming_edit.model.generation import generate_edit, generate_tts, transcribe_ids  # noqa: E402
 from ming_edit.model.loader import load_stack  # noqa: E402
 from ming_edit.model.noise import TorchNoise  # noqa: E402
-from ming_edit.model.prompts import asr_prompt, edit_instruction, edit_prompt  # noqa: E402
+from ming_edit.model.prompts import asr_prompt, edit_prompt  # noqa: E402
+from ming_edit.ops.model_phrasing import edit_instruction  # noqa: E402
 from ming_edit.model.rope import positions_from_attention_mask  # noqa: E402
 from ming_edit.model.text_tokenizer import TextTokenizer  # noqa: E402
-from tests.checkpoints import golden_config, write_checkpoint  # noqa: E402
+from benchmarks.checkpoints import golden_config, write_checkpoint  # noqa: E402
 
 SR = 16000
 PATCH = 5

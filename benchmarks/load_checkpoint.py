@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 def structure_config() -> dict:
     """The 16B-A3B layout (layer / expert / block counts) with narrow widths."""
-    from tests.checkpoints import golden_config
+    from benchmarks.checkpoints import golden_config
 
     cfg = golden_config()
     cfg["llm_config"].update(
@@ -111,7 +111,7 @@ def main() -> None:
         child(args.child, args.dtype, args.touch)
         return
 
-    from tests.checkpoints import write_checkpoint
+    from benchmarks.checkpoints import write_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = args.keep or Path(tmp) / "ckpt"

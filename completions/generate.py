@@ -23,7 +23,7 @@ def completion_script(shell: str) -> str:
     import typer.main
     from typer._completion_shared import get_completion_script
 
-    from ming_edit.cli import PROG, app
+    from ming_edit.cli.app import PROG, app
 
     typer.main.get_command(app)  # registers Typer's completion classes, as at runtime
     complete_var = "_{}_COMPLETE".format(PROG.replace("-", "_").upper())

@@ -1,3 +1,3 @@
-from ming_edit.cli import main
+from ming_edit.cli.app import main
 
 main()

@@ -1,4 +1,8 @@
-"""User-facing errors: each one renders as a single line and a non-zero exit code."""
+"""User-facing errors: each one renders as a single line and a documented exit code.
+
+Exit codes: 0 ok, 1 bad audio / runtime failure, 2 usage, 3 model needed or wrong checkpoint,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,10 @@ class AudioError(MingEditError):
     """Input audio that cannot be read or processed (missing, corrupt, silent, NaN...)."""
 
 
+class DeviceError(MingEditError):
+    """A device that was asked for but is not there, or ran out of memory."""
+
+
 class ModelNeededError(MingEditError):
     """The request needs model weights that were not provided."""
 
@@ -29,3 +37,9 @@ class CheckpointError(MingEditError):
     """A checkpoint directory that is missing, incomplete, corrupt or of the wrong kind."""
 
     exit_code = 3
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM while an output was being written: handled like Ctrl-C (cleanup, then exit 143)."""
+
+    exit_code = 143

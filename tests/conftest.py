@@ -21,7 +21,7 @@ def golden_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def golden_set():
-    from ming_edit.conformance.golden import GoldenSet
+    from ming_edit.dev.conformance.golden import GoldenSet
 
     return GoldenSet(GOLDEN_DIR)
 

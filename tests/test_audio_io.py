@@ -1,4 +1,4 @@
-"""audio_io: validation of inputs, format/subtype rules, clip protection, atomic writes."""
+"""io: validation of inputs, format/subtype rules, clip protection, atomic writes."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ming_edit import audio_io
+from ming_edit.io import audio as audio_in
+from ming_edit.io import formats, writer
 from ming_edit.errors import AudioError, UsageError
 from test_cli_support import listing, tone, write_tone
 
 
 def test_read_keeps_rate_channels_and_subtype(tmp_path: Path) -> None:
     path = write_tone(tmp_path / "a.wav", seconds=0.5, sr=22050, channels=2, subtype="PCM_24")
-    audio, info = audio_io.read_audio(path)
+    audio, info = audio_in.read_audio(path)
     assert audio.dtype == np.float64 and audio.shape == (11025, 2)
     assert (info.sample_rate, info.channels, info.format, info.subtype) == (22050, 2, "WAV", "PCM_24")
     assert info.duration == pytest.approx(0.5)
@@ -30,7 +31,7 @@ def test_read_keeps_rate_channels_and_subtype(tmp_path: Path) -> None:
 def test_probe_refuses_bad_paths(tmp_path: Path, make, fragment: str) -> None:
     path = make(tmp_path / "x.wav")
     with pytest.raises(AudioError, match=fragment):
-        audio_io.probe(path)
+        audio_in.probe(path)
 
 
 def test_truncated_wav_is_refused(tmp_path: Path) -> None:
@@ -38,14 +39,14 @@ def test_truncated_wav_is_refused(tmp_path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(AudioError, match="truncated"):
-        audio_io.probe(path)
+        audio_in.probe(path)
 
 
 def test_zero_length_audio_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "z.wav"
     sf.write(str(path), np.zeros((0, 1)), 16000)
     with pytest.raises(AudioError, match="no audio"):
-        audio_io.probe(path)
+        audio_in.probe(path)
 
 
 def test_nan_samples_are_refused(tmp_path: Path) -> None:
@@ -54,7 +55,7 @@ def test_nan_samples_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "n.wav"
     sf.write(str(path), audio, 16000, subtype="FLOAT")
     with pytest.raises(AudioError, match=r"NaN or infinite samples \(first at 0.250 s\)"):
-        audio_io.read_audio(path)
+        audio_in.read_audio(path)
 
 
 @pytest.mark.parametrize("fmt,src,want", [
@@ -65,40 +66,40 @@ def test_nan_samples_are_refused(tmp_path: Path) -> None:
 ])
 def test_subtype_rules(fmt: str, src: str, want: str) -> None:
     src_format, src_subtype = src.split("/")
-    info = audio_io.AudioInfo(Path("x"), 16000, 1, 16000, src_format, src_subtype)
-    assert audio_io.choose_subtype(fmt, info) == want
+    info = audio_in.AudioInfo(Path("x"), 16000, 1, 16000, src_format, src_subtype)
+    assert formats.choose_subtype(Path("out"), fmt, info) == want
 
 
 def test_requested_subtype_must_fit_the_container() -> None:
-    info = audio_io.AudioInfo(Path("x"), 16000, 1, 16000, "WAV", "PCM_16")
-    assert audio_io.choose_subtype("WAV", info, "float") == "FLOAT"
+    info = audio_in.AudioInfo(Path("x"), 16000, 1, 16000, "WAV", "PCM_16")
+    assert formats.choose_subtype(Path("out"), "WAV", info, "float") == "FLOAT"
     with pytest.raises(UsageError, match="FLAC files cannot hold FLOAT"):
-        audio_io.choose_subtype("FLAC", info, "FLOAT")
+        formats.choose_subtype(Path("out"), "FLAC", info, "FLOAT")
 
 
 def test_unknown_output_extension() -> None:
-    assert audio_io.output_format(Path("a.FLAC")) == "FLAC"
+    assert formats.output_format(Path("a.FLAC")) == "FLAC"
     with pytest.raises(UsageError, match="cannot write '.xyz'"):
-        audio_io.output_format(Path("a.xyz"))
+        formats.output_format(Path("a.xyz"))
 
 
 def test_clip_protection_scales_integer_formats_only() -> None:
     loud = np.array([[0.5], [-2.0], [1.0]])
-    scaled, note = audio_io.protect_from_clipping(loud.copy(), "PCM_16", no_limit=False)
+    scaled, note = formats.protect_from_clipping(loud.copy(), "PCM_16", no_limit=False)
     assert np.max(np.abs(scaled)) == pytest.approx(10 ** (-0.1 / 20))
     assert scaled[0, 0] / scaled[1, 0] == pytest.approx(-0.25)  # a pure gain: shape kept
     assert "limit peaks to -0.1 dBFS" in note
-    same, note = audio_io.protect_from_clipping(loud.copy(), "FLOAT", no_limit=False)
+    same, note = formats.protect_from_clipping(loud.copy(), "FLOAT", no_limit=False)
     assert note is None and np.array_equal(same, loud)
-    quiet, note = audio_io.protect_from_clipping(np.array([[0.9]]), "PCM_16", no_limit=True)
+    quiet, note = formats.protect_from_clipping(np.array([[0.9]]), "PCM_16", no_limit=True)
     assert note is None
     with pytest.raises(AudioError, match=r"peaks at \+6.0 dBFS.*--no-limit"):
-        audio_io.protect_from_clipping(loud.copy(), "PCM_16", no_limit=True)
+        formats.protect_from_clipping(loud.copy(), "PCM_16", no_limit=True)
 
 
 def test_atomic_write_replaces_only_when_complete(tmp_path: Path, monkeypatch) -> None:
     target = tmp_path / "out.wav"
-    audio_io.write_audio_atomic(target, tone(0.2), 16000, fmt="WAV", subtype="PCM_16")
+    writer.write_audio(target, tone(0.2), 16000, fmt="WAV", subtype="PCM_16")
     before = target.read_bytes()
     assert sf.info(str(target)).frames == 3200 and listing(tmp_path) == ["out.wav"]
 
@@ -107,7 +108,7 @@ def test_atomic_write_replaces_only_when_complete(tmp_path: Path, monkeypatch) -
 
     monkeypatch.setattr(sf.SoundFile, "write", boom)
     with pytest.raises(AudioError, match="cannot write"):
-        audio_io.write_audio_atomic(target, tone(0.5), 16000, fmt="WAV", subtype="PCM_16")
+        writer.write_audio(target, tone(0.5), 16000, fmt="WAV", subtype="PCM_16")
     assert target.read_bytes() == before and listing(tmp_path) == ["out.wav"]
 
     def interrupted(self, data):
@@ -115,33 +116,33 @@ def test_atomic_write_replaces_only_when_complete(tmp_path: Path, monkeypatch) -
 
     monkeypatch.setattr(sf.SoundFile, "write", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        audio_io.write_audio_atomic(tmp_path / "new.wav", tone(0.5), 16000, fmt="WAV", subtype="PCM_16")
+        writer.write_audio(tmp_path / "new.wav", tone(0.5), 16000, fmt="WAV", subtype="PCM_16")
     assert listing(tmp_path) == ["out.wav"]
 
 
 def test_atomic_write_reports_unsupported_settings(tmp_path: Path) -> None:
     with pytest.raises(AudioError, match="cannot write"):  # MP3 has no 7 kHz mode
-        audio_io.write_audio_atomic(tmp_path / "x.mp3", tone(0.2, sr=7000), 7000, fmt="MP3", subtype="MPEG_LAYER_III")
+        writer.write_audio(tmp_path / "x.mp3", tone(0.2, sr=7000), 7000, fmt="MP3", subtype="MPEG_LAYER_III")
     assert listing(tmp_path) == []
 
 
 def test_unwritable_destination_is_one_error_not_a_traceback(tmp_path: Path) -> None:
     # /proc refuses new files: mkstemp itself fails, before any audio is written
     with pytest.raises(AudioError, match="cannot write /proc/x.wav"):
-        audio_io.write_audio_atomic(Path("/proc/x.wav"), tone(0.1), 16000, fmt="WAV", subtype="PCM_16")
+        writer.write_audio(Path("/proc/x.wav"), tone(0.1), 16000, fmt="WAV", subtype="PCM_16")
 
 
 def test_output_without_extension_says_so() -> None:
     with pytest.raises(UsageError, match="has no extension"):
-        audio_io.output_format(Path("out"))
+        formats.output_format(Path("out"))
 
 
 def test_wave_extensible_input_stays_extensible(tmp_path: Path) -> None:
     """A 5.1 WAVEX source written to .wav keeps WAVE_FORMAT_EXTENSIBLE (its channel layout)."""
     src = write_tone(tmp_path / "surround.wav", seconds=0.1, channels=6, fmt="WAVEX")
-    info = audio_io.probe(src)
+    info = audio_in.probe(src)
     assert info.format == "WAVEX"
-    assert audio_io.output_format(tmp_path / "out.wav", info) == "WAVEX"
-    assert audio_io.output_format(tmp_path / "out.flac", info) == "FLAC"
-    mono = audio_io.probe(write_tone(tmp_path / "mono.wav", seconds=0.1))
-    assert audio_io.output_format(tmp_path / "out.wav", mono) == "WAV"
+    assert formats.output_format(tmp_path / "out.wav", info) == "WAVEX"
+    assert formats.output_format(tmp_path / "out.flac", info) == "FLAC"
+    mono = audio_in.probe(write_tone(tmp_path / "mono.wav", seconds=0.1))
+    assert formats.output_format(tmp_path / "out.wav", mono) == "WAV"

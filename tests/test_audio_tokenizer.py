@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ming_edit.conformance.golden import check_output
-from ming_edit.conformance.runners import run_case
+from ming_edit.dev.conformance.golden import check_output
+from ming_edit.dev.conformance.runners import run_case
 from ming_edit.errors import AudioError, CheckpointError
 from ming_edit.model.audio_tokenizer import AudioEncoder, WaveformDecoder
 from ming_edit.model.config import parse_config

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from ming_edit.ops.operation import Operation
+
 from test_cli_support import digest, invoke, listing, write_tone
 
 JSON_KEYS = {"input", "output", "engine", "operations", "duration_in", "duration_out", "notes"}
@@ -121,24 +123,26 @@ def test_model_instructions_route_to_the_model(tmp_path: Path) -> None:
 
 
 def test_model_path_prints_the_cot_before_the_audio(tmp_path: Path, monkeypatch) -> None:
-    """Wiring only: a stand-in for model_edit.edit_with_model records what the CLI passes."""
-    import ming_edit.model_edit as model_edit
+    """Wiring only: a stand-in for pipelines.regenerate.regenerate records what the CLI passes."""
+    from dataclasses import replace
+
+    import ming_edit.pipelines.regenerate as regenerate
 
     calls = []
 
-    def stand_in(input_path, instruction, output_path, *, model, device, dtype, seed, on_cot, operation, no_limit):
-        calls.append((instruction, model, device, dtype, seed))
-        assert no_limit is False
-        assert operation is not None and operation.op in ("substitute", "delete")
+    def stand_in(result, fmt, subtype, options, *, on_cot, on_progress):
+        m = options.model
+        calls.append((result.plan.operations, m.model, m.device, m.dtype, m.seed))
+        assert options.no_limit is False
         on_cot("the <edit>dog</edit> sat", "the [MASK] sat")
-        sf.write(str(output_path), np.zeros((1600, 1)), 16000)
-        return model_edit.ModelEditResult("the <edit>dog</edit> sat", "the [MASK] sat", output_path, 0.3, 0.1)
+        sf.write(str(result.output), np.zeros((1600, 1)), 16000)
+        return replace(result, duration_out=0.1, cot="the [MASK] sat", cot_raw="the <edit>dog</edit> sat")
 
-    monkeypatch.setattr(model_edit, "edit_with_model", stand_in)
+    monkeypatch.setattr(regenerate, "regenerate", stand_in)
     clip = write_tone(tmp_path / "clip.wav", seconds=0.3)
     human = invoke(["edit", clip, "把'猫'替换成'狗'", "--model", "/m", "--device", "cpu", "--dtype", "fp32", "--seed", "7"])
     assert human.exit_code == 0, human.stderr
-    assert calls == [("substitute '猫' with '狗'", "/m", "cpu", "fp32", 7)]
+    assert calls == [((Operation("substitute", {"old": "猫", "new": "狗"}),), "/m", "cpu", "fp32", 7)]
     lines = human.stdout.splitlines()
     assert lines[0] == "model transcript plan: the [MASK] sat" and lines[1].startswith("wrote ")
     as_json = invoke(["edit", clip, "delete 'um'", "--json", "--overwrite"])

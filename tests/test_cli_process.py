@@ -14,7 +14,7 @@ HEAVY = ("torch", "torchaudio", "transformers")
 
 PROBE = """
 import json, sys
-from ming_edit.cli import main
+from ming_edit.cli.app import main
 sys.argv = ["ming-edit", *sys.argv[1:]]
 try:
     main()
@@ -56,7 +56,7 @@ def test_usage_errors_print_one_line_without_traceback(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_exits_130(tmp_path: Path, monkeypatch) -> None:
-    import ming_edit.edit as edit
+    import ming_edit.pipelines.edit as edit
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -45,7 +45,7 @@ def invoke(args: list[str], env: dict[str, str] | None = None):
     """Run the CLI in-process (fast); returns typer's Result (stdout, stderr, exit_code)."""
     from typer.testing import CliRunner
 
-    from ming_edit.cli import app
+    from ming_edit.cli.app import app
 
     return CliRunner().invoke(app, [str(a) for a in args], env=env)
 

@@ -12,8 +12,8 @@ import pytest
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
-from ming_edit.commands.dev import app
-from ming_edit.conformance.report import run_conformance
+from ming_edit.cli.dev import app
+from ming_edit.dev.conformance.report import run_conformance
 
 runner = CliRunner()
 
@@ -84,7 +84,7 @@ def test_bad_directory_is_one_line_on_stderr(golden_dir, tmp_path, what):
     elif what == "bad_checkpoint":
         _fixture_copy(golden_dir, target)
         (target / "model.safetensors").write_bytes(b"\x00" * 16)
-    from ming_edit.cli import app as cli_app
+    from ming_edit.cli.app import app as cli_app
 
     result = runner.invoke(cli_app, ["dev", *args])
     assert result.exit_code != 0
@@ -95,5 +95,5 @@ def test_bad_directory_is_one_line_on_stderr(golden_dir, tmp_path, what):
 
 
 def test_command_module_does_not_import_torch():
-    code = "import sys, ming_edit.commands.dev; sys.exit(1 if 'torch' in sys.modules else 0)"
+    code = "import sys, ming_edit.cli.dev; sys.exit(1 if 'torch' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

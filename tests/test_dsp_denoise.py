@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from ming_edit.dsp import apply_operation
-from ming_edit.dsp.metrics import si_sdr
-from ming_edit.plan import Operation
+from benchmarks.metrics import si_sdr
+from ming_edit.ops.parser import Operation
 
 SR = 16000
 DENOISE = Operation("denoise", {})

@@ -11,7 +11,7 @@ import pytest
 
 from ming_edit.dsp import DspResult, apply_operation, apply_operations, validate_operation
 from ming_edit.errors import AudioError, UsageError
-from ming_edit.plan import Operation
+from ming_edit.ops.parser import Operation
 
 OK = [
     Operation("volume", {"factor": 0.5}),
@@ -70,7 +70,7 @@ def test_volume_is_exact_any_shape() -> None:
 
 
 def test_volume_relative_amplitude_error_is_zero() -> None:
-    from ming_edit.dsp.metrics import relative_amplitude_error
+    from benchmarks.metrics import relative_amplitude_error
 
     audio = np.sin(np.linspace(0, 300, 8000))[:, None] * 0.2
     out = apply_operation(audio, 16000, Operation("volume", {"factor": 1.8})).audio
@@ -124,7 +124,7 @@ def test_dsp_never_imports_torch_or_scipy() -> None:
     code = (
         "import sys, numpy as np\n"
         "from ming_edit.dsp import apply_operation\n"
-        "from ming_edit.plan import Operation\n"
+        "from ming_edit.ops.parser import Operation\n"
         "for op in [Operation('volume', {'factor': 0.5}), Operation('loudness', {}),\n"
         "           Operation('speed', {'factor': 1.5}), Operation('denoise', {})]:\n"
         "    apply_operation(np.random.default_rng(0).standard_normal((20000, 1)) * 0.1, 16000, op)\n"
@@ -136,7 +136,7 @@ def test_dsp_never_imports_torch_or_scipy() -> None:
 
 CLI_PROBE = """
 import json, sys
-from ming_edit.cli import main
+from ming_edit.cli.app import main
 sys.argv = ["ming-edit", *sys.argv[1:]]
 try:
     main()

@@ -11,10 +11,10 @@ import pytest
 from scipy.ndimage import maximum_filter1d
 from scipy.signal import resample_poly, sosfilt
 
-from ming_edit.dsp.kweighting import FilterPass, k_weighting, k_weighting_sos
-from ming_edit.dsp.limiter import LimiterTiming, forward_max, reduction_db
-from ming_edit.dsp.loudness import integrated_loudness, measure, remeasure
-from ming_edit.dsp.truepeak import BLOCK
+from ming_edit.dsp.loudness.kweighting import FilterPass, k_weighting, k_weighting_sos
+from ming_edit.dsp.loudness.limiter import LimiterTiming, forward_max, reduction_db
+from ming_edit.dsp.loudness.meter import integrated_loudness, measure, remeasure
+from ming_edit.dsp.loudness.truepeak import BLOCK
 
 RATES = (8000, 16000, 44100, 48000, 96000)
 

@@ -9,10 +9,10 @@ import pyloudnorm
 import pytest
 
 from ming_edit.dsp import apply_operation
-from ming_edit.dsp.limiter import LimiterTiming, reduction_db
-from ming_edit.dsp.loudness import integrated_loudness
-from ming_edit.dsp.truepeak import true_peak_dbtp
-from ming_edit.plan import Operation
+from ming_edit.dsp.loudness.limiter import LimiterTiming, reduction_db
+from ming_edit.dsp.loudness.meter import integrated_loudness
+from ming_edit.dsp.loudness.truepeak import true_peak_dbtp
+from ming_edit.ops.parser import Operation
 
 SR = 16000
 

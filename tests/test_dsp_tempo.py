@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ming_edit.dsp import apply_operation
-from ming_edit.dsp.metrics import relative_duration_error, yin_f0
-from ming_edit.plan import Operation
+from benchmarks.metrics import relative_duration_error, yin_f0
+from ming_edit.ops.parser import Operation
 
 SR = 16000
 pytestmark = pytest.mark.skipif(shutil.which("sox") is None, reason="sox binary not installed")

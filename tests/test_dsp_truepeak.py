@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from ming_edit.dsp import apply_operation
-from ming_edit.dsp.loudness import integrated_loudness
-from ming_edit.dsp.truepeak import (
+from ming_edit.dsp.loudness.meter import integrated_loudness
+from ming_edit.dsp.loudness.truepeak import (
     BLOCK,
     HALFBAND_BETA,
     HALFBAND_TAPS,
@@ -29,7 +29,7 @@ from ming_edit.dsp.truepeak import (
     oversampling_factor,
     true_peak_dbtp,
 )
-from ming_edit.plan import Operation
+from ming_edit.ops.parser import Operation
 
 RATES = (16000, 22050, 44100, 48000)
 

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from ming_edit.conformance.golden import check_output
-import ming_edit.conformance.runners_flow  # noqa: F401  (registers the flow runners)
-from ming_edit.conformance.runners import RUNNERS
+from ming_edit.dev.conformance.golden import check_output
+import ming_edit.dev.conformance.runners_flow  # noqa: F401  (registers the flow runners)
+from ming_edit.dev.conformance.runners import RUNNERS
 from ming_edit.model.config import read_config
 from ming_edit.model.flow_head import DiT
 from ming_edit.model.loader import load_stack

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ming_edit.conformance.golden import check_output
-from ming_edit.conformance.runners import run_case
+from ming_edit.dev.conformance.golden import check_output
+from ming_edit.dev.conformance.runners import run_case
 from ming_edit.errors import MingEditError
 from ming_edit.model.embedding import encode_for_asr, splice_audio
 from ming_edit.model.generation import (

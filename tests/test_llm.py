@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from ming_edit.conformance.golden import check_output
-from ming_edit.conformance.runners import run_case
+from ming_edit.dev.conformance.golden import check_output
+from ming_edit.dev.conformance.runners import run_case
 from ming_edit.errors import CheckpointError
 from ming_edit.model.config import parse_config
 from ming_edit.model.llm import BailingMoeLM

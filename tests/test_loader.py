@@ -21,7 +21,7 @@ from ming_edit.model.loader import (
     load_stack,
     prefix_for,
 )
-from tests.checkpoints import (
+from benchmarks.checkpoints import (
     GOLDEN_DIR,
     golden_config,
     mingtok_config,

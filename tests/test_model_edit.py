@@ -10,12 +10,34 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from ming_edit import runtime
 from ming_edit.errors import ModelNeededError
-from ming_edit.model_edit import build_instruction, edit_with_model, render_cot
-from ming_edit.plan import Operation
+from ming_edit.model import session
+from ming_edit.ops.model_phrasing import model_prompt, render_cot
+from ming_edit.ops.operation import Operation
+from ming_edit.ops.parser import parse_instruction
+from ming_edit.options import EditOptions, EditResult, ModelOptions
+from ming_edit.pipelines.edit import edit_file, make_plan
 
 GOLDEN = Path(__file__).parent / "golden"
+
+
+def build_instruction(text, operation=None):
+    return model_prompt([operation] if operation is not None else parse_instruction(text, allow_freeform=True).operations)
+
+
+def model_edit(src, instruction, out, *, model=GOLDEN, seed=None, on_cot=None, max_steps=None):
+    """One model edit through the pipeline (``max_steps`` calls the model stage directly)."""
+    plan = make_plan(instruction, "model")
+    options = EditOptions(engine="model", model=ModelOptions(model=model, device="cpu", seed=seed))
+    if max_steps is None:
+        return edit_file(src, plan, out, options, on_cot=on_cot)
+    from ming_edit.io import audio, formats
+    from ming_edit.pipelines.regenerate import regenerate
+
+    info = audio.probe(src)
+    fmt = formats.output_format(out, info)
+    return regenerate(EditResult(src, out, "model", plan), fmt, formats.choose_subtype(out, fmt, info), options,
+                      on_cot=on_cot, max_steps=max_steps)
 LSB = 1.0 / 32768
 LEAD = "<prompt>Please recognize the language of this speech and transcribe it. "
 
@@ -23,7 +45,7 @@ LEAD = "<prompt>Please recognize the language of this speech and transcribe it. 
 @pytest.fixture
 def replay_edit(monkeypatch, golden_set):
     case = golden_set.case("e2e_edit")
-    monkeypatch.setattr(runtime, "make_noise", lambda seed: case.noise())
+    monkeypatch.setattr(session, "make_noise", lambda seed: case.noise())
     return case
 
 
@@ -75,25 +97,24 @@ def test_edit_reproduces_upstream_generate_edit(golden_input, tmp_path, replay_e
     def on_cot(raw, rendered):
         seen.append((raw, rendered, (tmp_path / "out.wav").exists()))
 
-    result = edit_with_model(golden_input, "delete the word 'hello'", tmp_path / "out.wav", model=str(GOLDEN),
-                             device="cpu", on_cot=on_cot, show_progress=False)
+    result = model_edit(golden_input, "delete the word 'hello'", tmp_path / "out.wav", on_cot=on_cot)
     case = replay_edit
-    assert result.text_token_ids == case.expected("text_token_ids")[0].tolist()
+    assert result.model_run.text_token_ids == case.expected("text_token_ids")[0].tolist()
     latents = case.expected("audio_latents")
-    assert result.audio_latents.shape == latents.shape
-    assert float((result.audio_latents - latents).abs().max()) <= case.spec["outputs"]["audio_latents"]["atol"]
+    assert result.model_run.audio_latents.shape == latents.shape
+    assert float((result.model_run.audio_latents - latents).abs().max()) <= case.spec["outputs"]["audio_latents"]["atol"]
     audio, rate = sf.read(tmp_path / "out.wav", dtype="float64")
     expected = case.expected("speech").reshape(-1).double().numpy()
     assert rate == 16000 and audio.shape == expected.shape
     assert np.abs(audio - expected).max() <= 2 * LSB
     # the CoT was reported once, before any audio was written
-    assert seen == [(result.cot_raw, result.cot_rendered, False)]
+    assert seen == [(result.cot_raw, result.cot, False)]
     assert result.cot_raw == case.spec["observations"]["edited_text"].removesuffix("<gen_audio>")
-    assert result.used_cot and result.duration_out == pytest.approx(27200 / 16000)
+    assert result.model_run.used_cot and result.duration_out == pytest.approx(27200 / 16000)
 
 
 def test_edit_through_the_cli_reproduces_upstream(golden_input, tmp_path, replay_edit):
-    from ming_edit.cli import app
+    from ming_edit.cli.app import app
 
     out = tmp_path / "cli.wav"
     result = CliRunner().invoke(app, ["edit", str(golden_input), "delete the word 'hello'", "--engine", "model",
@@ -115,11 +136,10 @@ def test_output_keeps_the_input_rate_and_channels(tmp_path, golden_set):
     src = tmp_path / "stereo.flac"
     sf.write(src, np.stack([up, -0.5 * up], axis=1), 44100, subtype="PCM_24")
     out = tmp_path / "edited.flac"
-    result = edit_with_model(src, "make it sound happy", out, model=str(GOLDEN), device="cpu", seed=0,
-                             show_progress=False)
+    result = model_edit(src, "make it sound happy", out, seed=0)
     info = sf.info(out)
     assert (info.samplerate, info.channels, info.subtype) == (44100, 2, "PCM_24")
-    assert not result.used_cot and result.duration_in == pytest.approx(len(up) / 44100)
+    assert not result.model_run.used_cot and result.duration_in == pytest.approx(len(up) / 44100)
     assert info.frames == round(result.duration_out * 44100)
     assert result.duration_out >= 17 * 5 * 320 / 16000 - 1e-3  # at least the 17 patches upstream requires
 
@@ -129,8 +149,7 @@ def test_instruction_the_model_cannot_follow_leaves_no_output(golden_input, tmp_
 
     out = tmp_path / "never.wav"
     with pytest.raises(NoEditAudioError, match="within 2 steps"):
-        edit_with_model(golden_input, "delete the word 'hello'", out, model=str(GOLDEN), device="cpu", seed=0,
-                        max_steps=2, show_progress=False)
+        model_edit(golden_input, "delete the word 'hello'", out, seed=0, max_steps=2)
     assert not out.exists() and not list(tmp_path.glob(".*.part"))
 
 
@@ -138,7 +157,7 @@ def test_missing_model_is_one_clear_line(golden_input, tmp_path, monkeypatch):
     monkeypatch.delenv("MING_EDIT_MODEL", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(ModelNeededError, match="Ming-UniAudio-16B-A3B-Edit.*--model DIR"):
-        edit_with_model(golden_input, "delete the word 'hello'", tmp_path / "o.wav", show_progress=False)
+        model_edit(golden_input, "delete the word 'hello'", tmp_path / "o.wav", model=None)
 
 
 def test_generated_peaks_are_scaled_with_a_note_not_clipped(tmp_path) -> None:
@@ -147,16 +166,16 @@ def test_generated_peaks_are_scaled_with_a_note_not_clipped(tmp_path) -> None:
     import soundfile as sf
 
     from ming_edit.errors import AudioError
-    from ming_edit.model_edit import _write_audio
+    from ming_edit.io.writer import write_checked
 
-    like = tmp_path / "in.wav"
-    sf.write(str(like), np.zeros(1600), 16000, subtype="PCM_16")
     hot = np.linspace(-2.0, 2.0, 1600)[:, None]
-    notes = _write_audio(hot.copy(), tmp_path / "out.wav", 16000, like)
-    assert len(notes) == 1 and "scaled by" in notes[0]
+    note = write_checked(tmp_path / "out.wav", hot.copy(), 16000, fmt="WAV", subtype="PCM_16", no_limit=False,
+                         what="the generated audio")
+    assert "scaled by" in note
     written, _ = sf.read(str(tmp_path / "out.wav"))
     assert np.abs(written).max() == pytest.approx(10 ** (-0.1 / 20), abs=1e-4)
     assert written[0] / written[-1] == pytest.approx(-1.0, abs=1e-3)  # a gain, not a clip
     with pytest.raises(AudioError, match="--no-limit"):
-        _write_audio(hot.copy(), tmp_path / "refused.wav", 16000, like, no_limit=True)
+        write_checked(tmp_path / "refused.wav", hot.copy(), 16000, fmt="WAV", subtype="PCM_16", no_limit=True,
+                      what="the generated audio")
     assert not (tmp_path / "refused.wav").exists()

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from ming_edit.errors import UsageError
-from ming_edit.plan import Operation, Plan, normalise_numbers, parse_instruction
+from ming_edit.ops.model_phrasing import operation_phrase, plan_phrase
+from ming_edit.ops.operation import Operation, Plan
+from ming_edit.ops.parser import normalise_numbers, parse_instruction
 
 CASES = Path(__file__).parent / "data" / "plan_cases.tsv"
 
@@ -52,7 +54,7 @@ def test_table_is_substantial_and_covers_every_operation() -> None:
 
 
 def test_every_phrase_compiles() -> None:
-    from ming_edit.phrases import TABLE
+    from ming_edit.ops.phrases import TABLE
 
     for phrase in TABLE:
         phrase.compiled()
@@ -94,7 +96,7 @@ def test_unknown_lists_examples_in_one_line() -> None:
 def test_freeform_when_the_model_is_asked() -> None:
     plan = parse_instruction("make it better", allow_freeform=True)
     assert plan.to_json() == [{"op": "freeform", "instruction": "make it better"}]
-    assert plan.model_instruction() == "make it better"
+    assert plan_phrase(plan.operations) == "make it better"
 
 
 def test_true_peak_needs_a_loudness_step() -> None:
@@ -117,14 +119,14 @@ def test_true_peak_needs_a_loudness_step() -> None:
     (Operation("add_sound", {"sound": "rain"}), "add rain to audio"),
 ])
 def test_model_instruction_uses_the_trained_templates(op: Operation, want: str) -> None:
-    assert op.model_instruction() == want
+    assert operation_phrase(op) == want
 
 
 def test_model_instruction_round_trips_through_the_parser() -> None:
     for instruction in ["delete the word hello", "insert 'really' after 'is'", "把A替换成B", "用开心的语气说",
                         "转换成四川话", "加入雨声", "语速放慢到0.8倍", "音调升高两个半音"]:
         plan = parse_instruction(instruction)
-        again = parse_instruction(plan.model_instruction())
+        again = parse_instruction(plan_phrase(plan.operations))
         assert again.to_json() == plan.to_json(), instruction
 
 
@@ -151,7 +153,7 @@ def test_unknown_quotes_the_users_own_words() -> None:
 
 
 def test_terse_out_of_range_values_reach_the_range_check() -> None:
-    from ming_edit.edit import make_plan
+    from ming_edit.pipelines.edit import make_plan
 
     for instruction, needle in (("speed 0", "speed factor 0 is out of range"), ("speed 100", "out of range"),
                                 ("pitch 48", "out of range"), ("pitch -48", "out of range")):

@@ -10,10 +10,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from ming_edit.conformance.golden import check_output
-from ming_edit.conformance.runners import all_runners
+from ming_edit.dev.conformance.golden import check_output
+from ming_edit.dev.conformance.runners import all_runners
 from ming_edit.errors import CheckpointError
 from ming_edit.model import prompts
+from ming_edit.ops import model_phrasing as phrasing
 from ming_edit.model.config import read_config
 from ming_edit.model.text_tokenizer import TextTokenizer
 
@@ -77,7 +78,7 @@ def test_high_level_builders_equal_golden(golden_set, tok):
     assert torch.equal(prompts.asr_prompt(tok, n, language="English").input_ids, expected("prompt_asr_lang"))
     hot = ["Golden Fixture", "Ming Tok", "flow matching", "Bailing", "semantic module"]
     assert torch.equal(prompts.asr_prompt(tok, n, hotwords=hot).input_ids, expected("prompt_asr_context"))
-    instruction = prompts.edit_instruction("delete_word", target="hello")
+    instruction = phrasing.edit_instruction("delete_word", target="hello")
     assert torch.equal(prompts.edit_prompt(tok, n, instruction, use_cot=False).input_ids, expected("prompt_edit"))
     cot = prompts.edit_prompt(tok, n, instruction)
     assert torch.equal(cot.input_ids, expected("prompt_edit_cot"))
@@ -105,15 +106,15 @@ def test_audio_patch_count(samples, patch, count):
 
 
 def test_edit_instruction_texts():
-    assert prompts.edit_instruction("delete_word", target="hello") == (
+    assert phrasing.edit_instruction("delete_word", target="hello") == (
         "<prompt>Please recognize the language of this speech and transcribe it. And delete the word 'hello'.\n</prompt>")
-    assert prompts.edit_instruction("insert_before_index", text="实现", index=3).endswith(
+    assert phrasing.edit_instruction("insert_before_index", text="实现", index=3).endswith(
         "And insert '实现' before the character or word at index 3.\n</prompt>")  # demo "Ins"
-    assert "And substitute '盘活' with '创造'." in prompts.edit_instruction("substitute", target="盘活", text="创造")
-    assert prompts.wrap_edit_instruction(prompts.EDIT_LEAD + "And denoise the audio.") == prompts.edit_instruction("denoise")
-    assert "denoise" not in prompts.EDIT_KINDS_WITH_COT and "delete_range" in prompts.EDIT_KINDS_WITH_COT
+    assert "And substitute '盘活' with '创造'." in phrasing.edit_instruction("substitute", target="盘活", text="创造")
+    assert phrasing.wrap_edit_instruction(phrasing.EDIT_LEAD + "And denoise the audio.") == phrasing.edit_instruction("denoise")
+    assert "denoise" not in phrasing.COT_OPS and "delete" in phrasing.COT_OPS
     with pytest.raises(KeyError):
-        prompts.edit_instruction("reverse")
+        phrasing.edit_instruction("reverse")
     assert prompts.hotword_instruction([" a ", "", "b"]) == prompts.ASR_INSTRUCTION + prompts.HOTWORDS_LEAD + "a,b"
 
 

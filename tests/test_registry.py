@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ming_edit import registry
+from ming_edit.model import hub as registry
 from ming_edit.errors import CheckpointError, ModelNeededError
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -42,7 +42,7 @@ def fake_snapshot(cache: Path, repo_id: str, source: Path = GOLDEN, revision: st
 
 
 def cli() -> typer.Typer:
-    from ming_edit.cli import app
+    from ming_edit.cli.app import app
 
     return app
 
@@ -97,7 +97,7 @@ def test_snapshot_without_refs_and_incomplete_snapshots(isolated_cache):
 
 
 def test_tokenizer_only_checkpoint_is_refused_for_speech_roles(tmp_path):
-    from tests.checkpoints import mingtok_config
+    from benchmarks.checkpoints import mingtok_config
 
     tok = tmp_path / "mingtok"
     tok.mkdir()
@@ -146,13 +146,13 @@ def test_registry_reads_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys, ming_edit.registry as r, ming_edit.commands.speech;"
+    code = ("import sys, ming_edit.model.hub as r, ming_edit.cli.speech;"
             "r.load_registry(); assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_download_failure_names_the_root_cause_without_cutting_words():
-    from ming_edit.registry import download_failure_reason
+    from ming_edit.model.hub import download_failure_reason
 
     try:
         try:

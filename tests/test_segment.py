@@ -8,16 +8,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from ming_edit.segment import (
-    MAX_CHUNK_SECONDS,
-    has_speakable_content,
-    is_cjk_text,
-    is_silent,
-    speech_spans,
-    split_at_pauses,
-    split_sentences,
-)
-from ming_edit.subtitles import Segment, Transcript, render, render_srt, render_vtt
+from ming_edit.speech.subtitles import Cue, Transcript, render, render_srt, render_vtt
+from ming_edit.speech.text import has_speakable_content, is_cjk_text, split_sentences
+from ming_edit.speech.vad import MAX_CHUNK_SECONDS, is_silent, speech_spans, split_at_pauses
 
 SR = 16000
 
@@ -79,16 +72,16 @@ def test_hysteresis_bridges_short_dips_but_not_pauses():
 
 
 def test_silence_detection():
-    assert is_silent(np.zeros(SR, dtype=np.float32))
-    assert is_silent(1e-4 * np.ones(SR, dtype=np.float32))
-    assert not is_silent(burst_signal([("s", 1.0)]))
+    assert is_silent(np.zeros(SR, dtype=np.float32), SR)
+    assert is_silent(1e-4 * np.ones(SR, dtype=np.float32), SR)
+    assert not is_silent(burst_signal([("s", 1.0)]), SR)
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_vad_finds_the_gap_between_real_sentences(tmp_path):
     import soundfile as sf
 
-    from ming_edit.runtime import to_model_rate
+    from ming_edit.model.session import to_model_rate
 
     pieces = []
     for i, sentence in enumerate(["The first sentence is here.", "And this is the second one."]):
@@ -132,7 +125,7 @@ def test_text_classification():
 
 def _transcript() -> Transcript:
     return Transcript("a.wav", 3725.5, "English", [
-        Segment(0.0, 1.5, "Hello there."), Segment(1.5, 1.5, " "), Segment(3723.25, 3725.5, "Bye now.")])
+        Cue(0.0, 1.5, "Hello there."), Cue(1.5, 1.5, " "), Cue(3723.25, 3725.5, "Bye now.")])
 
 
 def test_srt_and_vtt_timestamps():

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from ming_edit import runtime
+from ming_edit.model import session as runtime
 from ming_edit.model import loader
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -23,7 +23,7 @@ LSB = 1.0 / 32768
 
 @pytest.fixture(scope="module")
 def cli():
-    from ming_edit.cli import app
+    from ming_edit.cli.app import app
 
     return app
 
@@ -122,22 +122,24 @@ def test_long_recording_is_chunked_with_timestamps(cli, tmp_path, monkeypatch):
 
 
 def test_txt_streams_each_file_as_it_finishes(tmp_path, golden_set):
-    from ming_edit.transcribe import run_transcribe_command
+    from ming_edit.options import ModelOptions, TranscribeOptions
+    from ming_edit.pipelines.transcribe import transcribe_inputs
 
     wave = golden_set.case("e2e_asr").input("waveform")[0].numpy()
     files = [write_wav(tmp_path / f"{n}.wav", wave) for n in ("one", "two")]
-    written: list[str] = []
-    results = run_transcribe_command(files, model=GOLDEN, seed=0, max_new_tokens=4, write=written.append,
-                                     show_progress=False)
-    assert written[0] == f"==> {files[0]} <==\n"
-    second = written.index(f"==> {files[1]} <==\n")
-    assert written[1:second] == [c.text + "\n" for c in results[0].segments]  # before file two began
+    events: list = []
+    report = transcribe_inputs(files, None, TranscribeOptions(max_new_tokens=4), ModelOptions(model=GOLDEN, seed=0),
+                               on_file=lambda path: events.append(("file", path)),
+                               on_cue=lambda cue: events.append(("cue", cue.text)))
+    assert events[0] == ("file", files[0])
+    second = events.index(("file", files[1]))
+    assert events[1:second] == [("cue", c.text) for c in report.transcripts[0].segments]  # before file two began
 
 
 def test_hotwords_and_language_render_upstream_prompts(tmp_path, golden_set):
     from ming_edit.model.prompts import asr_prompt
     from ming_edit.model.text_tokenizer import TextTokenizer
-    from ming_edit.transcribe import read_hotwords
+    from ming_edit.pipelines.transcribe import read_hotwords
 
     hotfile = tmp_path / "hot.txt"
     hotfile.write_text("Golden Fixture\n# a comment\nMing Tok, flow matching\n\nBailing,semantic module\n")
@@ -205,7 +207,7 @@ def test_speak_rejects_bad_text_and_outputs_before_loading(cli, tmp_path, loads)
 
 
 def test_tokenizer_only_model_is_refused_for_speak(cli, tmp_path, loads):
-    from tests.checkpoints import mingtok_config
+    from benchmarks.checkpoints import mingtok_config
 
     tok = tmp_path / "mingtok"
     tok.mkdir()
@@ -273,7 +275,7 @@ def test_cuda_requested_without_a_gpu(cli, tmp_path):
 def test_out_of_memory_becomes_one_line():
     import torch
 
-    from ming_edit.runtime import DeviceError, oom_guard
+    from ming_edit.model.session import DeviceError, oom_guard
 
     with pytest.raises(DeviceError, match="--dtype bf16, --device cpu, or a shorter input"):
         with oom_guard():
@@ -288,7 +290,7 @@ def test_characters_the_tokenizer_cannot_represent_are_refused():
 
     from ming_edit.errors import UsageError
     from ming_edit.model.text_tokenizer import TextTokenizer
-    from ming_edit.speak import check_tokenizable
+    from ming_edit.pipelines.speak import check_tokenizable
 
     class CharTokenizer:
         """A real `tokenizers` word-level vocabulary of a few letters, with an unknown token."""
@@ -349,7 +351,7 @@ def test_speak_refuses_scripts_the_model_does_not_speak(cli, tmp_path, loads):
         result = invoke(cli, ["speak", text, "-o", out, "--model", GOLDEN])
         assert result.exit_code == 2 and "speaks Chinese and English" in one_error_line(result), text
     assert loads["n"] == 0 and not out.exists()
-    from ming_edit.speak import check_text
+    from ming_edit.pipelines.speak import check_text
 
     assert check_text("Café naïve, 你好。 Ｈｅｌｌｏ 2025") == "Café naïve, 你好。 Ｈｅｌｌｏ 2025"
 
@@ -357,7 +359,7 @@ def test_speak_refuses_scripts_the_model_does_not_speak(cli, tmp_path, loads):
 def test_transcribe_folder_skips_hidden_files():
     import tempfile
 
-    from ming_edit.transcribe import expand_inputs
+    from ming_edit.io.files import expand_inputs
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

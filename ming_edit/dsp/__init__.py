@@ -5,8 +5,6 @@ See engine.py for the accepted argument ranges.
 """
 
 from ming_edit.dsp.engine import (
-    DEFAULT_LUFS,
-    DEFAULT_TRUE_PEAK,
     DspResult,
     apply_operation,
     apply_operations,
@@ -14,8 +12,6 @@ from ming_edit.dsp.engine import (
 )
 
 __all__ = [
-    "DEFAULT_LUFS",
-    "DEFAULT_TRUE_PEAK",
     "DspResult",
     "apply_operation",
     "apply_operations",

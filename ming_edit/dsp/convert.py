@@ -3,12 +3,10 @@ and channel count (mean downmix, or copying mono to every channel)."""
 
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 
-from ming_edit.dsp.tempo import HEADROOM_PEAK, _sox_binary
-from ming_edit.errors import AudioError, UsageError
+from ming_edit.dsp.sox import fit_length, headroom_scale, run_sox
+from ming_edit.errors import UsageError
 
 MIN_RATE, MAX_RATE = 8000, 384000
 
@@ -33,21 +31,14 @@ def remix(audio: np.ndarray, channels: int) -> np.ndarray:
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Band-limited resampling through ``sox rate -v`` on raw float32 pipes (any channel count)."""
+    """Band-limited resampling through ``sox rate -v`` (any channel count; a 1-D signal stays 1-D).
+    The length is exact, round(frames * rate_out / rate_in), as for speed edits. The one resampler
+    of the package: the model path uses it too, so no torch is needed to convert rates."""
     if rate_in == rate_out or audio.shape[0] == 0:
         return audio
-    peak = float(np.max(np.abs(audio))) or 1.0
-    scale = HEADROOM_PEAK / peak  # sox works in 32-bit integers: keep the resampler's overshoot in range
-    channels = audio.shape[1]
-    cmd = [_sox_binary(), "-D", "-V1", "-t", "f32", "-r", str(rate_in), "-c", str(channels), "-",
-           "-t", "f32", "-r", str(rate_out), "-c", str(channels), "-", "rate", "-v"]
-    proc = subprocess.run(cmd, input=np.ascontiguousarray(audio * scale, dtype="<f4").tobytes(), capture_output=True)
-    if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise AudioError(f"sox rate failed: {lines[-1] if lines else proc.returncode}")
-    out = np.frombuffer(proc.stdout, dtype="<f4")
-    out = out[: len(out) // channels * channels].reshape(-1, channels).astype(np.float64) / scale
-    frames = round(audio.shape[0] * rate_out / rate_in)  # exact duration, as for speed edits
-    if out.shape[0] >= frames:
-        return out[:frames]
-    return np.concatenate([out, np.zeros((frames - out.shape[0], channels))])
+    frames = round(audio.shape[0] * rate_out / rate_in)
+    if audio.ndim == 1:
+        return resample(audio[:, None], rate_in, rate_out)[:, 0]
+    scale = headroom_scale(audio)
+    out = run_sox(audio * scale, rate_in, ["rate", "-v"], out_rate=rate_out) / scale
+    return fit_length(out, frames)

@@ -17,15 +17,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from ming_edit.errors import AudioError, UsageError
-from ming_edit.plan import DSP_OPS, Operation
+from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, Operation
 
 VOLUME_MAX = 100.0
 LUFS_RANGE = (-70.0, 0.0)
 TRUE_PEAK_RANGE = (-20.0, 0.0)
 SPEED_RANGE = (0.25, 4.0)
 PITCH_RANGE = (-24.0, 24.0)
-DEFAULT_LUFS = -16.0
-DEFAULT_TRUE_PEAK = -1.0
 MIN_LOUDNESS_RATE = 4000  # the K-weighting shelf sits at 1.5 kHz
 
 
@@ -94,7 +92,7 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
         factor = _number(op, "factor")
         return DspResult(audio * factor, [f"volume x{factor:g} ({20 * math.log10(factor):+.1f} dB)"])
     if op.op == "loudness":
-        from ming_edit.dsp.normalize import normalize_loudness
+        from ming_edit.dsp.loudness.normalize import normalize_loudness
 
         if sample_rate < MIN_LOUDNESS_RATE:
             raise AudioError(f"loudness needs a sample rate of at least {MIN_LOUDNESS_RATE} Hz")

@@ -1,9 +1,7 @@
 """Tempo (speed, pitch kept) and pitch (duration kept) through the sox binary.
 
-Raw float32 goes through ``sox -t f32 - -t f32 - <effect>`` on stdin/stdout: no temp files, any
-channel count. SoX works on 32-bit integers internally, so the input is scaled to a 0.5 peak
-(headroom for the resampler inside ``pitch``) and scaled back. Long inputs are cut at quiet
-points into one piece per CPU and the pieces run in parallel sox processes (SoX's WSOLA search
+Audio goes through SoX via dsp/sox.py, scaled to a 0.5 peak (headroom for the resampler inside
+``pitch``) and back. Long inputs are cut at quiet points into one piece per CPU and the pieces run in parallel sox processes (SoX's WSOLA search
 is the costly part and is single-threaded). Output length is then made exact: round(N / factor)
 frames for speed, N frames for pitch.
 """
@@ -11,44 +9,14 @@ frames for speed, N frames for pitch.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ming_edit.errors import AudioError
+from ming_edit.dsp.sox import fit_length, headroom_scale, run_sox
 
-HEADROOM_PEAK = 0.5
 PARALLEL_MIN_S = 60.0  # shorter inputs run in one sox process
 QUIET_SEARCH_S = 5.0  # look this far around each nominal cut for the quietest 20 ms
-
-
-def _sox_binary() -> str:
-    path = shutil.which("sox")
-    if path is None:
-        raise AudioError("the sox binary is needed for speed/pitch changes (apt-get install sox)")
-    return path
-
-
-def _run_sox(audio: np.ndarray, sample_rate: int, effect: list[str]) -> np.ndarray:
-    channels = audio.shape[1]
-    raw = ["-t", "f32", "-r", str(sample_rate), "-c", str(channels)]
-    cmd = [_sox_binary(), "-D", "-V1", *raw, "-", *raw, "-", *effect]
-    data = np.ascontiguousarray(audio, dtype="<f4").tobytes()
-    proc = subprocess.run(cmd, input=data, capture_output=True)
-    if proc.returncode != 0:
-        message = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise AudioError(f"sox {' '.join(effect)} failed: {message[-1] if message else proc.returncode}")
-    out = np.frombuffer(proc.stdout, dtype="<f4")
-    return out[: len(out) // channels * channels].reshape(-1, channels).astype(np.float64)
-
-
-def _fit_length(audio: np.ndarray, frames: int) -> np.ndarray:
-    """Trim or zero-pad the end (a few samples at most) to exactly ``frames``."""
-    if audio.shape[0] >= frames:
-        return audio[:frames]
-    return np.concatenate([audio, np.zeros((frames - audio.shape[0], audio.shape[1]))])
 
 
 def _cpu_count() -> int:
@@ -78,17 +46,16 @@ def _quiet_cuts(audio: np.ndarray, sample_rate: int, pieces: int) -> list[int]:
 def _process(audio: np.ndarray, sample_rate: int, effect: list[str], length_ratio: float) -> np.ndarray:
     """Run ``effect`` on scaled audio, piecewise in parallel when long; exact output length."""
     frames = audio.shape[0]
-    peak = float(np.abs(audio).max()) if frames else 0.0
-    if peak == 0.0:  # silence stays silence, at the requested length
+    if not frames or not audio.any():  # silence stays silence, at the requested length
         return np.zeros((round(frames * length_ratio), audio.shape[1]))
-    scale = HEADROOM_PEAK / peak
+    scale = headroom_scale(audio)
     pieces = min(_cpu_count(), int(frames / sample_rate // (PARALLEL_MIN_S / 2)))
     cuts = _quiet_cuts(audio, sample_rate, pieces) if pieces > 1 else [0, frames]
 
     def run(i: int) -> np.ndarray:
         piece = audio[cuts[i] : cuts[i + 1]] * scale
         out_frames = round(cuts[i + 1] * length_ratio) - round(cuts[i] * length_ratio)
-        return _fit_length(_run_sox(piece, sample_rate, effect), out_frames)
+        return fit_length(run_sox(piece, sample_rate, effect), out_frames)
 
     if len(cuts) > 2:
         with ThreadPoolExecutor(len(cuts) - 1) as pool:
@@ -97,7 +64,7 @@ def _process(audio: np.ndarray, sample_rate: int, effect: list[str], length_rati
     else:
         out = run(0)
     out *= 1.0 / scale
-    return _fit_length(out, round(frames * length_ratio))
+    return fit_length(out, round(frames * length_ratio))
 
 
 def change_speed(audio: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:

@@ -13,6 +13,10 @@ from typing import Any
 
 from ming_edit.errors import CheckpointError
 
+# The released MingTok-Audio works on 16 kHz mono in 320-sample (20 ms) frames.
+MODEL_SAMPLE_RATE = 16000
+HOP_SAMPLES = 320
+
 
 @dataclass(frozen=True)
 class LLMConfig:
@@ -76,7 +80,7 @@ class AudioTokenizerConfig:
     semantic_n_head: int | None
     semantic_n_layer: int | None
     patch_size: int = -1
-    sample_rate: int = 16000
+    sample_rate: int = MODEL_SAMPLE_RATE
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "AudioTokenizerConfig":
@@ -85,7 +89,7 @@ class AudioTokenizerConfig:
         return cls(
             enc_backbone=dict(enc["backbone"]),
             enc_input_dim=int(enc.get("input_dim", 320)),
-            hop_size=int(enc.get("hop_size", 320)),
+            hop_size=int(enc.get("hop_size", HOP_SAMPLES)),
             latent_dim=int(enc["latent_dim"]),
             dec_backbone=dict(dec["backbone"]),
             dec_output_dim=int(dec.get("output_dim", 320)),

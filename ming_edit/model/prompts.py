@@ -9,8 +9,8 @@ appends the ids of ``f"{lang}\\t"`` (forced language) or ``"<answer>"`` (edit wi
 The TTS prompt follows ``sample_tokens``: separately tokenized pieces, ``<audio>`` and one
 ``<audioPatch>`` per whole prompt patch, no ``</audio>``.
 
-The instruction strings are the ones of upstream's demo notebook (cookbooks/demo.ipynb) and of the
-Ming-Freeform-Audio-Edit benchmark, which the product commands reuse.
+The ASR / TTS instruction strings are the ones of upstream's demo notebook (cookbooks/demo.ipynb);
+the edit instructions come from the one table of trained phrasings, ops/model_phrasing.py.
 """
 
 from __future__ import annotations
@@ -21,46 +21,20 @@ from typing import Sequence
 
 import torch
 
+from ming_edit.model.config import HOP_SAMPLES
 from ming_edit.model.text_tokenizer import TextTokenizer
 
 USER_PREFIX = "<role>HUMAN</role>"
 ASSISTANT_PREFIX = "<role>ASSISTANT</role>"
 AUDIO_PLACEHOLDER = "<AUDIO>"
-HOP_SAMPLES = 320  # audio tokenizer frame = 20 ms at 16 kHz
 ASR_PATCH_SIZE = 5  # upstream's processor config; encode_audio_segments always pools 5 frames
 
 # ---- instruction texts (upstream demo) ----------------------------------------------------------
 ASR_INSTRUCTION = "Please recognize the language of this speech and transcribe it. Format: oral."
 HOTWORDS_LEAD = " This audio may contains the following words or phrases:"  # sic, as upstream
 TTS_INSTRUCTION = "Please translate the text to speech.\n"
-EDIT_LEAD = "Please recognize the language of this speech and transcribe it. "
 # Dialect names the demo forces ASR with (`lang=`); any language name works the same way.
 DEMO_ASR_LANGUAGES = ("川渝", "湖南", "闽南", "上海", "Canton")
-
-# Edit instruction bodies, placed after EDIT_LEAD inside <prompt>...\n</prompt>.
-# Index-based forms count characters (Chinese) or words (English) from 1, as the benchmark does.
-EDIT_TEMPLATES: dict[str, str] = {
-    "insert_before_index": "And insert '{text}' before the character or word at index {index}.",
-    "insert_after_index": "And insert '{text}' after the character or word at index {index}.",
-    "insert_before_word": "And insert '{text}' before the character or word '{target}'.",
-    "insert_after_word": "And insert '{text}' after the character or word '{target}'.",
-    "insert_at_beginning": "And insert '{text}' at the beginning.",
-    "insert_at_end": "And insert '{text}' at the end.",
-    "delete_range": "And delete the characters or words from index {start} to index {end}.",
-    "delete_word": "And delete the word '{target}'.",
-    "substitute": "And substitute '{target}' with '{text}'.",
-    "substitute_range": "And substitute the characters or words from index {start} to index {end} with '{text}'.",
-    "denoise": "And denoise the audio.",
-    "speed": "And adjusts the speed to {factor}.",
-    "pitch": "And shifts the pitch by {steps} steps.",
-    "volume": "And adjusts the volume to {factor}.",
-    "add_sound": "And add {sound} to audio.",
-    "emotion": "And change the emotion to {emotion} mood.",
-    "dialect": "And change the accent of the speech to {dialect}.",
-}
-# The demo runs content edits with chain of thought (use_cot=True) and acoustic ones without.
-EDIT_KINDS_WITH_COT = frozenset(k for k in EDIT_TEMPLATES if k.split("_")[0] in ("insert", "delete", "substitute"))
-
 
 @dataclass(frozen=True)
 class PromptIds:
@@ -168,21 +142,6 @@ def asr_prompt(
                                 patch_size=ASR_PATCH_SIZE, append_text=suffix)
 
 
-def edit_instruction(kind: str, **fields: object) -> str:
-    """Full edit text ``<prompt>{EDIT_LEAD}{body}\\n</prompt>`` for one of EDIT_TEMPLATES."""
-    if kind not in EDIT_TEMPLATES:
-        raise KeyError(f"unknown edit kind {kind!r}; known: {', '.join(EDIT_TEMPLATES)}")
-    return wrap_edit_instruction(EDIT_TEMPLATES[kind].format(**fields))
-
-
-def wrap_edit_instruction(body: str) -> str:
-    """``<prompt>`` + EDIT_LEAD + body + ``\\n</prompt>`` (a body already starting with EDIT_LEAD is kept)."""
-    body = body.strip()
-    if not body.startswith(EDIT_LEAD.strip()):
-        body = EDIT_LEAD + body
-    return f"<prompt>{body}\n</prompt>"
-
-
 def edit_prompt(
     tokenizer: TextTokenizer,
     num_samples: int,
@@ -192,7 +151,7 @@ def edit_prompt(
     patch_size: int = ASR_PATCH_SIZE,
 ) -> PromptIds:
     """Edit prompt (demo ``speech_edit``): audio first, then the ``<prompt>...</prompt>`` text
-    (use :func:`edit_instruction` / :func:`wrap_edit_instruction`); CoT appends ``<answer>``."""
+    (built by ops/model_phrasing.py); CoT appends ``<answer>``."""
     return understanding_prompt(tokenizer, instruction, num_samples, audio_first=True,
                                 patch_size=patch_size, append_text="<answer>" if use_cot else None)
 

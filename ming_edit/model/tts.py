@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 
 from ming_edit.errors import AudioError, MingEditError
-from ming_edit.model.audio_steps import AudioStepper
+from ming_edit.model.patch_step import AudioStepper
 from ming_edit.model.embedding import (
     check_context,
     encode_for_generation,

@@ -1,0 +1,1 @@
+"""The command line: Typer only (parse -> call a pipeline -> render); the app is cli/app.py."""

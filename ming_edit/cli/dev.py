@@ -1,0 +1,68 @@
+"""`ming-edit dev ...`: developer commands (numerical conformance against golden fixture sets).
+
+No torch import at module level: the library is imported inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+app = typer.Typer(name="dev", help="Developer tools: conformance against upstream golden fixtures.",
+                  no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def _group() -> None:
+    """Developer tools: conformance against upstream golden fixtures."""
+
+
+def _tolerance(check) -> str:
+    if check.exact:
+        return "exact"
+    return f"{check.atol:.3g} + {check.rtol:.0e}|x|"
+
+
+def _error_text(value: float) -> str:
+    return "-" if value == float("inf") else f"{value:.3g}"
+
+
+@app.command("conformance")
+def conformance(
+    directory: Path = typer.Argument(..., help="fixture directory: checkpoint + cases.json + cases.safetensors"),
+    case: Optional[list[str]] = typer.Option(None, "--case", help="only these cases (repeatable)"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N (float32 either way)"),
+) -> None:
+    """Run every golden case in DIRECTORY through our stack and compare with the recorded outputs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ming_edit.dev.conformance.report import run_conformance
+
+    # a MingEditError (bad directory, broken checkpoint) becomes the CLI's one `ming-edit: error:` line
+    checks = run_conformance(directory, cases=case, device=device)
+
+    console = Console()
+    if not console.is_terminal:  # piped / captured: do not squeeze the table into 80 columns
+        console = Console(width=max(console.width, 120))
+    table = Table(title=f"conformance: {directory}")
+    for column in ("case", "output", "max abs err", "tolerance", "pass"):
+        table.add_column(column, justify="right" if column == "max abs err" else "left")
+    for c in checks:
+        mark = "[green]pass[/green]" if c.passed else "[red]FAIL[/red]"
+        table.add_row(c.case, c.output, _error_text(c.max_abs_err), _tolerance(c), mark)
+    console.print(table)
+    errors: dict[str, str] = {}
+    for c in checks:
+        if c.error and not c.passed:
+            errors.setdefault(f"{c.case}/{c.output}" if c.error.startswith(("shape", "values", "runner did"))
+                              else c.case, c.error)
+    for where, message in errors.items():
+        console.print(f"[red]{where}[/red]: {message}", markup=True, highlight=False)
+    passed = sum(c.passed for c in checks)
+    console.print(f"{passed}/{len(checks)} outputs pass")
+    if not checks or passed != len(checks):
+        raise typer.Exit(1)

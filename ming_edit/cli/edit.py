@@ -1,0 +1,90 @@
+"""`ming-edit edit IN "instruction"`: one file or a folder, DSP or model, human or JSON output."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ming_edit.cli import params
+
+EDIT_EPILOG = (
+    "Instructions (English or Chinese, several steps in order): "
+    "'normalize for podcasts' (-16 LUFS, -1 dBTP); 'normalize to -14 LUFS'; 'turn it down 6 dB'; "
+    "'half the volume'; 'make it 20% faster'; 'adjust the speed to 0.7'; 'raise the pitch by two "
+    "semitones'; 'denoise and normalize to -16 LUFS'; '把音量调到0.5'; '先降噪再把音量调到0.8'. "
+    "Model edits: \"delete the word 'um'\", \"replace 'cat' with 'dog'\", \"insert 'really' after 'is'\", "
+    "'make it sound happy', 'convert to Cantonese', 'add rain sound in the background'. "
+    "Exit codes: 0 ok, 1 bad audio / failed files, 2 usage, 3 model needed, 130 interrupted, 143 terminated."
+)
+
+
+class Engine(str, Enum):
+    auto = "auto"
+    dsp = "dsp"
+    model = "model"
+
+
+def edit_command(
+    input: Path = typer.Argument(..., help="Audio file, or a folder of audio files.", show_default=False),
+    instruction: str = typer.Argument(..., help="What to do, e.g. \"normalize for podcasts\".", show_default=False),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default NAME.edited.EXT), or folder for a folder input (default DIR.edited)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout (nothing else)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+    engine: Engine = typer.Option(Engine.auto, "--engine", case_sensitive=False, help="auto: DSP when the instruction allows it, else the model."),
+    model: Optional[str] = typer.Option(None, "--model", metavar="DIR", help="Model checkpoint directory (default $MING_EDIT_MODEL)."),
+    device: str = typer.Option("auto", "--device", help="auto, cuda, cuda:N or cpu (model edits)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, fp32, bf16 or fp16 (model edits)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (model edits)."),
+    recursive: bool = typer.Option(False, "-r", "--recursive", help="Folder input: include subfolders (mirrored under the output folder)."),
+    subtype: Optional[str] = typer.Option(None, "--subtype", help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: keep the input's)."),
+    no_limit: bool = typer.Option(False, "--no-limit", help="Refuse instead of scaling when the result would clip."),
+    sample_rate: Optional[int] = typer.Option(None, "--sample-rate", help="Output sample rate in Hz (default: keep the input's; DSP edits)."),
+    channels: Optional[int] = typer.Option(None, "--channels", help="Output channels: 1 downmixes, N copies mono (default: keep the input's; DSP edits)."),
+) -> None:
+    """Edit a recording (or a folder of them) as the instruction says."""
+    from ming_edit.cli import render
+    from ming_edit.dsp.convert import validate_conversion
+    from ming_edit.options import EditOptions
+    from ming_edit.pipelines.edit import edit_file, make_plan
+
+    model_options = params.model_options(model, device, dtype, seed)
+    plan = make_plan(instruction, engine.value)
+    validate_conversion(sample_rate, channels)
+    options = EditOptions(
+        engine=engine.value, overwrite=overwrite, dry_run=dry_run, subtype=subtype, no_limit=no_limit,
+        sample_rate=sample_rate, channels=channels, model=model_options,
+    )
+    on_cot = render.cot_printer(json_out)
+    if input.is_dir():
+        _edit_folder(input, plan, output, options, recursive=recursive, json_out=json_out, on_cot=on_cot)
+        return
+    with render.task_progress() as on_progress:
+        result = edit_file(input, plan, output, options, on_cot=on_cot, on_progress=on_progress)
+    if json_out:
+        render.emit_json(result.to_json())
+    else:
+        render.print_result(result)
+
+
+def _edit_folder(input_dir, plan, output, options, *, recursive: bool, json_out: bool, on_cot) -> None:  # type: ignore[no-untyped-def]
+    from ming_edit.cli import render
+    from ming_edit.pipelines.batch import run_batch
+
+    show_bar = sys.stderr.isatty() and not options.dry_run
+    with render.batch_progress(show_bar) as (on_start, on_done):
+        result = run_batch(input_dir, plan, output, options, recursive=recursive, on_start=on_start, on_done=on_done, on_cot=on_cot)
+    if json_out:
+        render.emit_json(result.to_json())
+        for failure in result.failed:
+            render.err(f"FAILED {failure.input}: {failure.error}")
+    else:
+        render.print_batch_summary(result.done, result.failed, result.output_dir, options.dry_run)
+    if result.failed:
+        total = len(result.done) + len(result.failed)
+        render.err(render.error_line(f"{len(result.failed)} of {total} files failed"))
+        raise typer.Exit(1)

@@ -1,0 +1,26 @@
+"""Option declarations the commands share (Typer reads a declaration, so one serves many commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ming_edit.options import ModelOptions
+
+MODEL_HELP = "checkpoint directory (default: $MING_EDIT_MODEL, then the Hugging Face cache)"
+MODEL = typer.Option(None, "--model", metavar="DIR", help=MODEL_HELP)
+DEVICE = typer.Option("auto", "--device", help="auto, cuda, cuda:N, mps or cpu")
+DTYPE = typer.Option(None, "--dtype", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16")
+OVERWRITE = typer.Option(False, "--overwrite", help="replace an existing output file")
+# speak and clone
+SPEECH_OUTPUT = typer.Option(..., "-o", "--output", help="output audio file (.wav, .flac, .ogg, ...)")
+SAMPLE_RATE = typer.Option(16000, "--sample-rate", min=8000, max=192000, help="output sample rate")
+PAUSE = typer.Option(0.3, "--pause", min=0.0, max=5.0, help="silence between sentences, seconds")
+FLOW_SEED = typer.Option(None, "--seed", help="seed for the flow sampler")
+
+
+def model_options(model: Optional[Path | str], device: str, dtype: Optional[str], seed: Optional[int]) -> ModelOptions:
+    """The quartet as one validated value (a bad device or dtype is a usage error, exit 2)."""
+    return ModelOptions(model=str(model) if model is not None else None, device=device, dtype=dtype, seed=seed)

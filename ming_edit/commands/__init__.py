@@ -1,1 +1,0 @@
-"""Typer command groups that cli.py registers. Modules here must not import torch at import time."""

@@ -1,0 +1,161 @@
+"""The one atomic writer: every file ming-edit writes (audio, streamed audio, text) goes through here.
+
+A write goes to a hidden temp file in the destination folder, is fsynced and renamed into place
+(then the folder is fsynced), so an output is either complete or absent. On any exception, Ctrl-C
+or SIGTERM (`timeout`, `kill`, systemd stopping a batch job) the temp file is removed first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import soundfile as sf
+
+from ming_edit.errors import AudioError, Terminated
+from ming_edit.io.audio import check_finite, libsndfile_reason
+from ming_edit.io.formats import protect_from_clipping
+
+_open_writes = 0  # nesting depth of atomic_output in the main thread (the SIGTERM handler's lifetime)
+_previous_handler: Any = None
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _guard_sigterm(enter: bool) -> None:
+    """While a temp file exists, SIGTERM raises Terminated (so cleanup runs) instead of killing."""
+    global _open_writes, _previous_handler
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers belong to the main thread; a worker's write is cleaned up on exceptions
+    if enter:
+        if _open_writes == 0:
+            _previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
+        _open_writes += 1
+    else:
+        _open_writes -= 1
+        if _open_writes == 0:
+            signal.signal(signal.SIGTERM, _previous_handler if _previous_handler is not None else signal.SIG_DFL)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync(path: Path, *, folder: bool = False) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        if folder:
+            return  # some file systems cannot open folders; the rename itself has happened
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not folder:
+            raise
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """Yield a temp path next to ``path``; when the block ends normally the temp file is fsynced,
+    given the usual permissions (mkstemp makes 0600) and renamed to ``path``. Otherwise removed."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    _guard_sigterm(True)
+    try:
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        except OSError as err:  # read-only or pseudo file system, permissions, disk full
+            raise AudioError(f"cannot write {path}: {err.strerror or err}") from None
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            yield tmp
+            _fsync(tmp)
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
+        except OSError as err:  # disk full, or the target is a folder
+            tmp.unlink(missing_ok=True)
+            raise AudioError(f"cannot write {path}: {err.strerror or err}") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    finally:
+        _guard_sigterm(False)
+    _fsync(folder, folder=True)
+
+
+def write_audio(path: Path, audio: np.ndarray, sample_rate: int, *, fmt: str, subtype: str) -> None:
+    """Write float ``audio`` [frames, channels] to ``path`` atomically as ``fmt``/``subtype``."""
+    with atomic_output(path) as tmp:
+        try:
+            with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=audio.shape[1],
+                              format=fmt, subtype=subtype) as out:
+                out.write(audio)
+        except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
+            raise AudioError(f"cannot write {path} as {fmt}/{subtype} at {sample_rate} Hz ({libsndfile_reason(err)})") from None
+
+
+def write_checked(path: Path, audio: np.ndarray, sample_rate: int, *, fmt: str, subtype: str,
+                  no_limit: bool, what: str) -> str | None:
+    """Refuse non-finite samples (``what`` names them in the error), keep peaks within the format
+    (scaled with a note, or refused with ``no_limit``), write atomically; returns the note, if any."""
+    check_finite(audio, sample_rate, what)
+    audio, note = protect_from_clipping(audio, subtype, no_limit=no_limit)
+    write_audio(path, audio, sample_rate, fmt=fmt, subtype=subtype)
+    return note
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+class AudioStream:
+    """Mono float samples appended to an open sound file as they are generated. Samples beyond full
+    scale cannot be rescaled afterwards, so they are clipped and counted (``clipped``)."""
+
+    def __init__(self, handle: sf.SoundFile) -> None:
+        self._file = handle
+        self.frames = 0
+        self.clipped = 0
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self._file.samplerate)
+
+    def write(self, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        over = np.abs(samples) > 1.0
+        if over.any():
+            self.clipped += int(over.sum())
+            samples = np.clip(samples, -1.0, 1.0)
+        if samples.size:
+            self._file.write(samples)
+            self._file.flush()
+            self.frames += samples.size
+
+
+@contextlib.contextmanager
+def audio_stream(path: Path, sample_rate: int, *, fmt: str, subtype: str) -> Iterator[AudioStream]:
+    """An AudioStream into a temp file that becomes ``path`` when the block ends without error."""
+    with atomic_output(path) as tmp:
+        try:
+            handle = sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=1, format=fmt, subtype=subtype)
+        except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
+            raise AudioError(f"cannot write {path} as {fmt}/{subtype} at {sample_rate} Hz ({libsndfile_reason(err)})") from None
+        with handle:
+            yield AudioStream(handle)

@@ -1,0 +1,68 @@
+"""What the user asked for: a Plan is the ordered Operations of one instruction.
+
+Operation/Plan are the contract between the parser, the DSP engine and the model path. No numpy or
+torch here. How the edit model is asked for each operation lives in ops/model_phrasing.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+DSP_OPS = ("volume", "loudness", "speed", "pitch", "denoise")
+MODEL_OPS = ("delete", "insert", "substitute", "emotion", "dialect", "add_sound", "freeform")
+DEFAULT_LUFS = -16.0  # "normalize" alone means podcast loudness
+DEFAULT_TRUE_PEAK = -1.0
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One step of a plan, e.g. Operation("volume", {"factor": 0.5}).
+
+    DSP argument names: volume{factor}, loudness{lufs, true_peak_db}, speed{factor},
+    pitch{semitones}, denoise{}. Model ops carry their own arguments (delete{text} or
+    delete{start,end}, insert{text, after|before|after_index|before_index|at}, substitute{old,new}
+    or substitute{start,end,new}, emotion{emotion}, dialect{dialect}, add_sound{sound},
+    freeform{instruction}). Indices are 1-based and inclusive, as in the benchmark.
+    """
+
+    op: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> str:
+        return "dsp" if self.op in DSP_OPS else "model"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": self.op, **self.args}
+
+    def describe(self) -> str:
+        """Short human description, e.g. 'volume x0.5 (-6.02 dB)'."""
+        a = self.args
+        if self.op == "volume":
+            f = a["factor"]
+            db = f"{20 * math.log10(f):+.2f} dB" if f > 0 else "silence"
+            return f"volume x{f:g} ({db})"
+        if self.op == "loudness":
+            return f"loudness {a['lufs']:g} LUFS, true peak <= {a['true_peak_db']:g} dBTP"
+        if self.op == "speed":
+            return f"speed x{a['factor']:g}"
+        if self.op == "pitch":
+            return f"pitch {a['semitones']:+g} semitones"
+        if not a:
+            return self.op
+        return self.op + " " + ", ".join(f"{k}={v!r}" for k, v in a.items())
+
+
+@dataclass(frozen=True)
+class Plan:
+    instruction: str
+    operations: tuple[Operation, ...]
+
+    @property
+    def engine(self) -> str:
+        return "dsp" if all(o.engine == "dsp" for o in self.operations) else "model"
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [o.to_json() for o in self.operations]

@@ -1,0 +1,163 @@
+"""Options and results of the user tasks, as frozen dataclasses (no torch, no numpy).
+
+ModelOptions is the model/device/dtype/seed quartet every model command takes; it validates the
+names once, here, so the CLI and the library agree on what is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ming_edit.errors import UsageError
+from ming_edit.ops.operation import Plan
+
+ENGINES = ("auto", "dsp", "model")
+DTYPE_NAMES = {
+    "auto": "auto", "fp32": "float32", "float32": "float32", "f32": "float32",
+    "bf16": "bfloat16", "bfloat16": "bfloat16",
+    "fp16": "float16", "float16": "float16", "half": "float16",
+}
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+CotCallback = Callable[[str, str], None]  # (raw CoT text, CoT with edit spans as [MASK])
+# (task description, steps done, total steps or None when unknown); the CLI draws it on stderr.
+ProgressCallback = Callable[[str, int, "int | None"], None]
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    model: str | Path | None = None  # checkpoint folder (default: $MING_EDIT_MODEL, then the HF cache)
+    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
+    dtype: str | None = None  # auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        device = (self.device or "auto").strip().lower()
+        if not _DEVICE.match(device):
+            raise UsageError(f"unknown device '{self.device}'; use auto, cpu, cuda, cuda:N or mps")
+        object.__setattr__(self, "device", device)
+        if self.dtype is not None and self.dtype.strip().lower() not in DTYPE_NAMES:
+            raise UsageError(f"unknown dtype '{self.dtype}'; use auto, fp32, bf16 or fp16")
+
+    @property
+    def dtype_name(self) -> str:
+        """'auto', 'float32', 'bfloat16' or 'float16'."""
+        return DTYPE_NAMES[(self.dtype or "auto").strip().lower()]
+
+
+@dataclass(frozen=True)
+class EditOptions:
+    engine: str = "auto"
+    overwrite: bool = False
+    dry_run: bool = False
+    subtype: str | None = None  # output sample format (default: keep the input's)
+    no_limit: bool = False  # refuse instead of scaling peaks down
+    sample_rate: int | None = None  # output rate (default: the input's; DSP edits)
+    channels: int | None = None  # output channel count (default: the input's; DSP edits)
+    model: ModelOptions = field(default_factory=ModelOptions)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise UsageError(f"unknown engine '{self.engine}'; use auto, dsp or model")
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """What the edit model did for one file (kept for reports and conformance checks)."""
+
+    prompt: str  # the <prompt>...</prompt> instruction the model was given
+    used_cot: bool
+    text_token_ids: list[int]  # greedy text tokens (the last is <gen_audio>)
+    audio_latents: Any  # [1, frames, latent_dim] generated latents (CPU tensor)
+    stopped: bool  # False when the step budget, not the stop head, ended the audio
+
+
+@dataclass(frozen=True)
+class EditResult:
+    input: Path
+    output: Path
+    engine: str
+    plan: Plan
+    duration_in: float | None = None
+    duration_out: float | None = None
+    notes: tuple[str, ...] = ()
+    dry_run: bool = False
+    cot: str | None = None  # the model's transcript plan, edited spans as [MASK]
+    cot_raw: str | None = None
+    model_run: ModelRun | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "input": str(self.input),
+            "output": str(self.output),
+            "engine": self.engine,
+            "operations": self.plan.to_json(),
+            "duration_in": _round(self.duration_in),
+            "duration_out": _round(self.duration_out),
+            "notes": list(self.notes),
+        }
+        if self.dry_run:
+            out["dry_run"] = True
+        if self.cot is not None:
+            out["cot"] = self.cot
+        if self.cot_raw is not None:
+            out["cot_raw"] = self.cot_raw
+        return out
+
+
+@dataclass(frozen=True)
+class Failure:
+    input: Path
+    error: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    input_dir: Path
+    output_dir: Path
+    done: tuple[EditResult, ...] = ()
+    failed: tuple[Failure, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "input": str(self.input_dir),
+            "output": str(self.output_dir),
+            "files": [r.to_json() for r in self.done],
+            "failed": [{"input": str(f.input), "error": f.error} for f in self.failed],
+        }
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    fmt: str = "txt"  # txt, json, srt, vtt
+    lang: str | None = None  # forced language / dialect
+    hotwords: tuple[str, ...] = ()
+    batch_size: int = 4  # chunks of a long file decoded together
+    max_new_tokens: int = 512  # the demo's limit for one utterance
+    with_tokens: bool = False  # json: include token ids
+
+
+@dataclass(frozen=True)
+class SpeakOptions:
+    sample_rate: int = 16000
+    pause: float = 0.3  # seconds of silence between sentences
+    overwrite: bool = False
+    cfg: float = 2.0  # classifier-free guidance, upstream generate_tts
+
+
+@dataclass(frozen=True)
+class SpeakResult:
+    output: Path
+    duration: float  # seconds written
+    sample_rate: int
+    sentences: int
+    reference_text: str
+    reference_text_transcribed: bool  # True when the reference transcript came from the model
+    clipped_samples: int = 0  # generated samples beyond full scale, clipped in the streamed file
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)

@@ -1,0 +1,118 @@
+"""Edit one file: parse and route the plan (exact DSP engine or the edit model), apply, write.
+
+No torch at import time: the DSP engine is numpy + the sox binary, and the model path
+(pipelines/regenerate.py) is imported only when a plan needs it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from ming_edit.errors import AudioError, UsageError
+from ming_edit.io import audio as audio_in
+from ming_edit.io import files, formats
+from ming_edit.io.writer import write_checked
+from ming_edit.ops.operation import DSP_OPS, Plan
+from ming_edit.ops.parser import parse_instruction
+from ming_edit.options import CotCallback, EditOptions, EditResult, ProgressCallback
+
+
+def make_plan(instruction: str, engine: str = "auto") -> Plan:
+    """Parse ``instruction`` and check it fits ``engine``; DSP arguments are range-checked."""
+    if engine not in ("auto", "dsp", "model"):
+        raise UsageError(f"unknown engine '{engine}'; use auto, dsp or model")
+    plan = parse_instruction(instruction, allow_freeform=engine == "model")
+    if engine == "dsp":
+        needs_model = [o.op for o in plan.operations if o.engine == "model"]
+        if needs_model:
+            raise UsageError(
+                f"'{needs_model[0]}' needs the speech model, but --engine dsp was given; the DSP "
+                f"engine does {', '.join(DSP_OPS)} (use --engine auto or model)"
+            )
+    dsp_ops = [o for o in plan.operations if o.op in DSP_OPS]
+    if dsp_ops:
+        from ming_edit.dsp import validate_operation
+
+        for op in dsp_ops:
+            validate_operation(op)
+    return plan
+
+
+def route(plan: Plan, engine: str = "auto") -> str:
+    return "model" if engine == "model" else plan.engine
+
+
+def predicted_duration(plan: Plan, duration_in: float) -> float | None:
+    """Output duration of a DSP plan (only speed changes length); None when the model decides."""
+    if plan.engine != "dsp":
+        return None
+    rate = math.prod(float(o.args["factor"]) for o in plan.operations if o.op == "speed")
+    return duration_in / rate
+
+
+def edit_file(
+    input_path: Path,
+    plan: Plan,
+    output_path: Path | None = None,
+    options: EditOptions = EditOptions(),
+    *,
+    on_cot: CotCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    allow_new_folder: bool = False,
+) -> EditResult:
+    """Apply ``plan`` to ``input_path`` and write ``output_path`` (default NAME.edited.EXT).
+
+    ``allow_new_folder``: the output's folder may not exist yet (a batch dry run creates nothing).
+    """
+    input_path = Path(input_path)
+    output_path = Path(output_path) if output_path is not None else files.default_output_path(input_path)
+    engine = route(plan, options.engine)
+    info = audio_in.probe(input_path)
+    files.check_output_path(input_path, output_path, overwrite=options.overwrite, allow_new_folder=allow_new_folder)
+    fmt = formats.output_format(output_path, info)
+    subtype = formats.choose_subtype(output_path, fmt, info, options.subtype)
+    result = EditResult(input_path, output_path, engine, plan, duration_in=info.duration)
+    if options.dry_run:
+        predicted = predicted_duration(plan, info.duration) if engine == "dsp" else None
+        return replace(result, dry_run=True, duration_out=predicted)
+    if engine == "model":
+        if options.sample_rate or options.channels:
+            raise UsageError("--sample-rate/--channels apply to DSP edits; model edits keep the input's format")
+        from ming_edit.pipelines.regenerate import regenerate
+
+        return regenerate(result, fmt, subtype, options, on_cot=on_cot, on_progress=on_progress)
+    return _edit_with_dsp(result, fmt, subtype, options)
+
+
+def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOptions) -> EditResult:
+    from ming_edit.dsp import apply_operations
+
+    audio, info = audio_in.read_audio(result.input)
+    if any(o.op == "loudness" for o in result.plan.operations) and not audio.any():
+        raise AudioError(f"{result.input} is silent (every sample is zero); there is no loudness to normalise")
+    processed = apply_operations(audio, info.sample_rate, result.plan.operations)
+    del audio  # keep peak memory to a few copies on long files
+    edited = processed.audio
+    if edited.ndim == 1:
+        edited = edited[:, None]
+    notes = list(processed.notes)
+    rate = info.sample_rate
+    if options.channels and options.channels != edited.shape[1]:
+        from ming_edit.dsp.convert import remix
+
+        notes.append(f"channels {edited.shape[1]} -> {options.channels}")
+        edited = remix(edited, options.channels)
+    if options.sample_rate and options.sample_rate != rate:
+        from ming_edit.dsp.convert import resample
+
+        notes.append(f"sample rate {rate} -> {options.sample_rate} Hz")
+        edited, rate = resample(edited, rate, options.sample_rate), options.sample_rate
+    if edited.shape[0] == 0:  # e.g. a one-sample clip made 4x faster: never write an empty file
+        raise AudioError(f"{result.input} is too short for this edit: nothing would be left of it")
+    note = write_checked(result.output, edited, rate, fmt=fmt, subtype=subtype, no_limit=options.no_limit,
+                         what="the edited audio")
+    notes += [note] if note else []
+    # decoded length (a lossy file's header may differ a little)
+    return replace(result, duration_in=info.duration, duration_out=edited.shape[0] / rate, notes=tuple(notes))

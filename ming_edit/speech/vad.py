@@ -1,0 +1,144 @@
+"""Where the speech is: an energy VAD with hysteresis, and long recordings split at pauses.
+
+numpy only: used before any model is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# The speech LLM was trained on utterances well under half a minute; longer inputs are split.
+MAX_CHUNK_SECONDS = 30.0
+MIN_CHUNK_SECONDS = 5.0  # do not cut a chunk shorter than this when a pause allows a longer one
+VAD_FRAME_SECONDS = 0.02  # 20 ms frames, the tokenizer's own frame rate
+MIN_PAUSE_SECONDS = 0.15  # shorter dips are between syllables, not between phrases
+HANGOVER_SECONDS = 0.10  # speech is held this long after energy falls below the low threshold
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open sample range [start, end)."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+def frame_energy_db(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
+    """RMS level per frame in dB (mono float input); returns (levels, samples per frame)."""
+    hop = max(1, int(round(VAD_FRAME_SECONDS * sample_rate)))
+    n_frames = int(np.ceil(len(audio) / hop)) if len(audio) else 0
+    padded = np.zeros(n_frames * hop, dtype=np.float64)
+    padded[: len(audio)] = audio
+    rms = np.sqrt(np.mean(padded.reshape(n_frames, hop) ** 2, axis=1) + 1e-20)
+    return 20.0 * np.log10(rms + 1e-10), hop
+
+
+def speech_mask(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
+    """Per-frame speech/non-speech decision with hysteresis.
+
+    Thresholds adapt to the recording: between the noise floor (10th percentile of frame levels)
+    and the loud speech level (95th percentile). A region opens above the high threshold and
+    closes only after the level has stayed under the low threshold for the hangover time, so
+    soft word endings and short dips inside words stay speech.
+    """
+    levels, hop = frame_energy_db(audio, sample_rate)
+    if len(levels) == 0:
+        return np.zeros(0, dtype=bool), hop
+    floor, loud = np.percentile(levels, 10), np.percentile(levels, 95)
+    if loud < -60.0 or loud - floor < 6.0:
+        # Near-digital silence, or no contrast at all: all speech if audible, else none.
+        return np.full(len(levels), loud >= -60.0), hop
+    high = floor + 0.45 * (loud - floor)
+    low = floor + 0.25 * (loud - floor)
+    hangover = max(1, int(round(HANGOVER_SECONDS / VAD_FRAME_SECONDS)))
+    mask = np.zeros(len(levels), dtype=bool)
+    active, quiet = False, 0
+    for i, level in enumerate(levels):
+        if not active and level >= high:
+            active, quiet = True, 0
+        elif active:
+            quiet = quiet + 1 if level < low else 0
+            if quiet > hangover:
+                active = False
+                mask[i - quiet + 1 : i + 1] = False
+                continue
+        mask[i] = active
+    return mask, hop
+
+
+def speech_spans(audio: np.ndarray, sample_rate: int) -> list[Span]:
+    """Sample ranges of speech, from the frame mask."""
+    mask, hop = speech_mask(audio, sample_rate)
+    spans: list[Span] = []
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    for start, end in zip(edges[::2], edges[1::2]):
+        spans.append(Span(int(start) * hop, min(int(end) * hop, len(audio))))
+    return spans
+
+
+def split_at_pauses(
+    audio: np.ndarray,
+    sample_rate: int,
+    max_seconds: float = MAX_CHUNK_SECONDS,
+    min_seconds: float = MIN_CHUNK_SECONDS,
+) -> list[Span]:
+    """Cut a recording into chunks no longer than ``max_seconds``, at the longest pause available.
+
+    Recordings that already fit are returned whole (one span), so short inputs reach the model
+    unchanged. Within each window the cut goes in the middle of the longest pause that leaves the
+    chunk at least ``min_seconds`` long; with no pause at all, at the quietest frame.
+    """
+    total = len(audio)
+    max_len = int(max_seconds * sample_rate)
+    if total <= max_len:
+        return [Span(0, total)]
+    mask, hop = speech_mask(audio, sample_rate)
+    levels, _ = frame_energy_db(audio, sample_rate)
+    min_pause = max(1, int(round(MIN_PAUSE_SECONDS / VAD_FRAME_SECONDS)))
+    pauses: list[tuple[int, int]] = []  # (first frame, frame count) of each silent run
+    edges = np.flatnonzero(np.diff(np.concatenate([[1], mask.astype(np.int8), [1]])))
+    for start, end in zip(edges[::2], edges[1::2]):
+        if end - start >= min_pause:
+            pauses.append((int(start), int(end - start)))
+
+    chunks: list[Span] = []
+    start = 0
+    while total - start > max_len:
+        lo, hi = start + int(min_seconds * sample_rate), start + max_len
+        best: tuple[int, int] | None = None  # (length in frames, cut sample)
+        for first, count in pauses:
+            cut = (first + count // 2) * hop
+            if lo <= cut <= hi and (best is None or count >= best[0]):
+                best = (count, cut)
+        if best is None:  # no pause: cut at the quietest frame in the second half of the window
+            f_lo, f_hi = (start + max_len // 2) // hop, hi // hop
+            cut = (f_lo + int(np.argmin(levels[f_lo:f_hi]))) * hop if f_hi > f_lo else hi
+        else:
+            cut = best[1]
+        cut = min(max(cut, start + hop), hi)
+        chunks.append(Span(start, cut))
+        start = cut
+    chunks.append(Span(start, total))
+    return chunks
+
+
+def speech_extent(audio: np.ndarray, sample_rate: int, span: Span) -> list[Span]:
+    """Speech regions inside ``span``, in absolute samples (the whole span if none is detected)."""
+    inner = speech_spans(audio[span.start : span.end], sample_rate)
+    if not inner:
+        return [span]
+    return [Span(span.start + s.start, span.start + s.end) for s in inner]
+
+
+def is_silent(audio: np.ndarray, sample_rate: int, threshold_db: float = -50.0) -> bool:
+    """True when the loudest 20 ms stretch stays under ``threshold_db`` (dBFS RMS)."""
+    if audio.size == 0:
+        return True
+    levels, _ = frame_energy_db(audio, sample_rate)
+    return float(levels.max()) < threshold_db
