@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speech import coloured_noise, have_espeak, mix_at_snr, speech_corpus, upstream_clips  # noqa: E402
 
 from ming_edit.dsp.denoise import denoise  # noqa: E402
-from benchmarks.metrics import si_sdr  # noqa: E402
+from metrics import si_sdr  # noqa: E402
 
 KINDS = ("pink", "brown", "fan")
 

@@ -32,7 +32,7 @@ from speech import have_espeak, speech_corpus, upstream_clips  # noqa: E402
 
 from ming_edit.dsp import apply_operation  # noqa: E402
 from ming_edit.dsp.loudness.meter import integrated_loudness  # noqa: E402
-from benchmarks.metrics import relative_amplitude_error, relative_duration_error, yin_f0  # noqa: E402
+from metrics import relative_amplitude_error, relative_duration_error, yin_f0  # noqa: E402
 from ming_edit.dsp.loudness.truepeak import oversampling_factor, true_peak_dbtp  # noqa: E402
 from ming_edit.ops.parser import Operation  # noqa: E402
 

@@ -142,7 +142,7 @@ class TranscribeOptions:
 
 @dataclass(frozen=True)
 class SpeakOptions:
-    sample_rate: int = 16000
+    sample_rate: int | None = None  # output rate (default: the model's own, 16 kHz)
     pause: float = 0.3  # seconds of silence between sentences
     overwrite: bool = False
     cfg: float = 2.0  # classifier-free guidance, upstream generate_tts

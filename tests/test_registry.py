@@ -62,7 +62,7 @@ def test_explicit_dir_then_environment(monkeypatch):
     assert registry.resolve_model_dir(GOLDEN, "asr") == GOLDEN.resolve()
     monkeypatch.setenv(registry.MODEL_ENV, str(GOLDEN))
     assert registry.resolve_model_dir(None, "edit") == GOLDEN.resolve()
-    with pytest.raises(CheckpointError, match="no such directory"):
+    with pytest.raises(CheckpointError, match="checkpoint directory does not exist"):
         registry.resolve_model_dir("/nonexistent/ckpt", "tts")
     monkeypatch.setenv(registry.MODEL_ENV, "/nonexistent/ckpt")
     with pytest.raises(CheckpointError, match="MING_EDIT_MODEL"):

@@ -154,14 +154,26 @@ def parse_config(raw: dict[str, Any], source: str = "config.json") -> MingConfig
     )
 
 
-def read_config(checkpoint_dir: str | Path) -> MingConfig:
-    path = Path(checkpoint_dir) / "config.json"
-    if not path.is_file():
-        raise CheckpointError(f"{checkpoint_dir}: no config.json (not a model checkpoint directory)")
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A checkpoint's JSON file as a dict; CheckpointError naming the file otherwise."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: unreadable config ({err})") from None
+        raise CheckpointError(f"{path}: unreadable {what} ({err})") from None
     if not isinstance(raw, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
-    return parse_config(raw, str(path))
+    return raw
+
+
+def read_config(checkpoint_dir: str | Path, source: str = "") -> MingConfig:
+    """The config of a checkpoint folder; ``source`` says where the folder came from (--model ...)."""
+    where = f"{source} {checkpoint_dir}".strip()
+    folder = Path(checkpoint_dir)
+    if not folder.exists():
+        raise CheckpointError(f"{where}: checkpoint directory does not exist")
+    if not folder.is_dir():
+        raise CheckpointError(f"{where}: not a directory (expected a checkpoint folder)")
+    path = folder / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"{where}: no config.json (not a model checkpoint directory)")
+    return parse_config(read_json_object(path, "config"), str(path))

@@ -123,11 +123,7 @@ def check_checkpoint(path: Path, role: str, source: str) -> Path:
     from ming_edit.model.config import read_config  # json only, no torch
 
     role = canonical_role(role)
-    if not path.exists():
-        raise CheckpointError(f"{source} {path}: no such directory")
-    if not path.is_dir():
-        raise CheckpointError(f"{source} {path}: not a directory (expected a checkpoint folder)")
-    config = read_config(path)
+    config = read_config(path, source)
     if role in TEXT_ROLES and config.kind != "bailingmm":
         raise CheckpointError(
             f"{source} {path} is a MingTok-Audio tokenizer checkpoint; {ROLE_TASK[role]} needs the full "

@@ -372,10 +372,6 @@ def load_stack(
     CheckpointError with one line naming what is wrong and the checkpoint path.
     """
     ckpt = Path(path)
-    if not ckpt.exists():
-        raise CheckpointError(f"{ckpt}: checkpoint directory does not exist")
-    if not ckpt.is_dir():
-        raise CheckpointError(f"{ckpt}: not a directory (pass the checkpoint directory)")
     config = read_config(ckpt)
     names = resolve_components(config, components, ckpt)
     device = torch.device(device)

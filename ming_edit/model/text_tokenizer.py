@@ -16,7 +16,6 @@ Behaviour that decides the ids, and that we reproduce:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -24,6 +23,7 @@ from typing import Any, Iterable
 from tokenizers import AddedToken, Tokenizer
 
 from ming_edit.errors import CheckpointError
+from ming_edit.model.config import read_json_object
 
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
@@ -104,15 +104,7 @@ def _token_content(value: Any) -> str | None:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: unreadable tokenizer file ({err})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object")
-    return data
+    return read_json_object(path, "tokenizer file") if path.is_file() else {}
 
 
 class TextTokenizer:

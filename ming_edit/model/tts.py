@@ -21,14 +21,8 @@ import torch
 
 from ming_edit.errors import AudioError, MingEditError
 from ming_edit.model.patch_step import AudioStepper
-from ming_edit.model.embedding import (
-    check_context,
-    encode_for_generation,
-    mono_batch,
-    splice_audio,
-    stack_tokenizer,
-    step_positions,
-)
+from ming_edit.model.embedding import check_context, encode_for_generation, mono_batch
+from ming_edit.model.embedding import splice_audio, stack_tokenizer, step_positions
 from ming_edit.model.noise import NoiseSource
 from ming_edit.model.prompts import tts_prompt
 from ming_edit.model.rope import positions_from_attention_mask

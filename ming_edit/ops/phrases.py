@@ -228,7 +228,7 @@ TABLE: tuple[Phrase, ...] = (
     P("loudness", EN_PRESET + r"s? (?:loudness|level|standard)", preset),
     P("loudness", NUM + r"\s*lufs(?:.*?(?:peak|tp)[^\d+-]*" + NUM2 + ")?", loudness),
     P("loudness", r"(?:标准化|归一化|规范化|调整|调)(?:到|为|至)?" + NUM + r"\s*lufs", loudness),
-    P("loudness", r"播客(?:响度|标准|音量)?", const(lufs=-16.0, true_peak_db=-1.0)),
+    P("loudness", r"播客(?:响度|标准|音量)?", const(lufs=DEFAULT_LUFS, true_peak_db=DEFAULT_TRUE_PEAK)),
     P("loudness", r"(?<!peak )(?<!peak-)\bnormali[sz]e (?:the )?(?:loudness |audio |it |volume )?(?:to|at) " + NUM + r"(?:\s*(?:db|lu)\b)?" + END, loudness),
     P("loudness", r"(?<!peak )(?<!peak-)\bnormali[sz](?:e|es|ed|ing)\b|\bloudness normali[sz]ation\b", loudness),
     P("loudness", r"响度(?:标准化|归一化|规范化)|(?:标准化|归一化)响度", loudness),

@@ -50,9 +50,9 @@ def run_batch(
                 created = make_folders(target.parent)
             outcome = edit_file(source, plan, target, options, on_cot=on_cot, allow_new_folder=True)
             done.append(outcome)
-        except (ModelNeededError, CheckpointError):
+        except (ModelNeededError, CheckpointError, KeyboardInterrupt):
             remove_if_empty(created)
-            raise  # not about this file: every other file would fail the same way
+            raise  # not about this file (every other file would fail the same way), or the user stopped us
         except MingEditError as err:
             outcome = Failure(source, str(err))
             failed.append(outcome)

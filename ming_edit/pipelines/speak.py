@@ -119,15 +119,18 @@ def synthesize(
     sentences = split_sentences(text)
     fmt, subtype = formats.generated_format(output)
     task = f"speaking {len(sentences)} sentence(s)"
-    with audio_stream(output, options.sample_rate, fmt=fmt, subtype=subtype) as stream:
+    rate = options.sample_rate or MODEL_SAMPLE_RATE
+    with audio_stream(output, rate, fmt=fmt, subtype=subtype) as stream:
         for index, sentence in enumerate(sentences):
             if on_progress is not None:
                 on_progress(task, index, len(sentences))
             if index and options.pause > 0:
-                stream.write(np.zeros(int(round(options.pause * options.sample_rate)), dtype=np.float32))
+                stream.write(np.zeros(int(round(options.pause * rate)), dtype=np.float32))
             _speak_sentence(stack, sentence, ref16k, reference_text.strip(), stream, noise, options.cfg)
-        duration = stream.frames / options.sample_rate
-    return SpeakResult(output, duration, options.sample_rate, len(sentences), reference_text.strip(), transcribed,
+        if on_progress is not None:
+            on_progress(task, len(sentences), len(sentences))
+        duration = stream.frames / rate
+    return SpeakResult(output, duration, rate, len(sentences), reference_text.strip(), transcribed,
                        clipped_samples=stream.clipped)
 
 

@@ -150,6 +150,8 @@ class Transcriber:
                     cues.append(cue)
                     if on_cue is not None:
                         on_cue(cue)
+        if on_progress is not None:
+            on_progress(task, len(todo), len(todo))
         return Transcript(source, len(mono16k) / rate, language, tuple(cues), tuple(chunks))
 
     def transcribe_file(self, path: Path, **kwargs: Any) -> Transcript:

@@ -19,3 +19,8 @@ def runner(name: str) -> Callable[[Runner], Runner]:
         return fn
 
     return register
+
+
+def outputs(result: object, *names: str) -> dict[str, torch.Tensor]:
+    """{name: result.name} for the outputs a runner reports."""
+    return {name: getattr(result, name) for name in names}

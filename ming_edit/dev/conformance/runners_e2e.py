@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ming_edit.dev.conformance.golden import GoldenCase
-from ming_edit.dev.conformance.registry import runner
+from ming_edit.dev.conformance.registry import outputs, runner
 from ming_edit.model.asr import PromptBatch, transcribe_ids
 from ming_edit.model.edit_loop import generate_edit
 from ming_edit.model.tts import generate_tts
@@ -31,7 +31,7 @@ def run_e2e_asr(stack, case: GoldenCase) -> dict[str, torch.Tensor]:
     p = case.params
     out = transcribe_ids(stack, _waveform(case), _prompt(case), max_new_tokens=int(p["max_new_tokens"]),
                          eos_ids=p.get("eos_token_id"), noise=case.noise(), keep_logits=True, enforce_context=False)
-    return {"sequences": out.sequences, "new_tokens": out.new_tokens, "step_logits": out.step_logits}
+    return outputs(out, "sequences", "new_tokens", "step_logits")
 
 
 @runner("e2e_edit")
@@ -39,14 +39,7 @@ def run_e2e_edit(stack, case: GoldenCase) -> dict[str, torch.Tensor]:
     p = case.params
     out = generate_edit(stack, _waveform(case), _prompt(case), patch_size=int(p["patch_size"]), cfg=float(p["cfg"]),
                         noise=case.noise(), record=True, enforce_context=False)
-    return {
-        "text_token_ids": out.text_token_ids,
-        "audio_latents": out.audio_latents,
-        "speech": out.speech,
-        "step_logits": out.step_logits,
-        "step_hidden": out.step_hidden,
-        "stop_logits": out.stop_logits,
-    }
+    return outputs(out, "text_token_ids", "audio_latents", "speech", "step_logits", "step_hidden", "stop_logits")
 
 
 @runner("e2e_tts")
@@ -55,10 +48,4 @@ def run_e2e_tts(stack, case: GoldenCase) -> dict[str, torch.Tensor]:
     out = generate_tts(stack, p["text"], case.input("prompt_waveform"), p["prompt_text"],
                        patch_size=int(p["patch_size"]), lang=p["lang"], cfg=float(p["cfg"]),
                        noise=case.noise(), flush_at_budget=False, enforce_context=False)
-    return {
-        "prompt_input_ids": out.prompt_input_ids,
-        "latents": out.latents,
-        "speech": out.speech,
-        "step_hidden": out.step_hidden,
-        "stop_logits": out.stop_logits,
-    }
+    return outputs(out, "prompt_input_ids", "latents", "speech", "step_hidden", "stop_logits")

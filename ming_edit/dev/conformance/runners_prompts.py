@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ming_edit.dev.conformance.golden import GoldenCase
-from ming_edit.dev.conformance.registry import runner
+from ming_edit.dev.conformance.registry import outputs, runner
 from ming_edit.model.prompts import ASR_PATCH_SIZE, frame_count, tts_prompt, understanding_prompt
 
 
@@ -29,12 +29,7 @@ def run_prompt(stack, case: GoldenCase) -> dict[str, torch.Tensor]:
         append_text=params.get("append_text"),
         hop=stack.config.audio.hop_size,
     )
-    return {
-        "input_ids": prompt.input_ids,
-        "attention_mask": prompt.attention_mask,
-        "audio_placeholder_loc_lens": prompt.audio_placeholder_loc_lens,
-        "waveform_length": prompt.waveform_length,
-    }
+    return outputs(prompt, "input_ids", "attention_mask", "audio_placeholder_loc_lens", "waveform_length")
 
 
 @runner("prompt_tts")
