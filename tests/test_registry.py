@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ming_edit.model import hub as registry
+from ming_edit.model import hub
 from ming_edit.errors import CheckpointError, ModelNeededError
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -22,7 +22,7 @@ def isolated_cache(tmp_path, monkeypatch):
     cache = tmp_path / "hf-cache"
     cache.mkdir()
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.delenv(registry.MODEL_ENV, raising=False)
+    monkeypatch.delenv(hub.MODEL_ENV, raising=False)
     return cache
 
 
@@ -48,30 +48,30 @@ def cli() -> typer.Typer:
 
 
 def test_registry_lists_the_released_checkpoints():
-    entries = {e.repo_id: e for e in registry.load_registry()}
+    entries = {e.repo_id: e for e in hub.load_registry()}
     assert set(entries) == {"inclusionAI/Ming-UniAudio-16B-A3B", "inclusionAI/Ming-UniAudio-16B-A3B-Edit",
                             "inclusionAI/MingTok-Audio"}
     assert entries["inclusionAI/Ming-UniAudio-16B-A3B"].roles == ("asr", "tts", "clone")
     assert entries["inclusionAI/Ming-UniAudio-16B-A3B-Edit"].roles == ("edit",)
     assert entries["inclusionAI/MingTok-Audio"].kind == "audio_vae"
-    assert registry.get_entry("ming-uniaudio-16b-a3b-edit").name == "ming-uniaudio-edit"
-    assert [e.name for e in registry.entries_for_role("clone")] == ["ming-uniaudio"]
+    assert hub.get_entry("ming-uniaudio-16b-a3b-edit").name == "ming-uniaudio-edit"
+    assert [e.name for e in hub.entries_for_role("clone")] == ["ming-uniaudio"]
 
 
 def test_explicit_dir_then_environment(monkeypatch):
-    assert registry.resolve_model_dir(GOLDEN, "asr") == GOLDEN.resolve()
-    monkeypatch.setenv(registry.MODEL_ENV, str(GOLDEN))
-    assert registry.resolve_model_dir(None, "edit") == GOLDEN.resolve()
+    assert hub.resolve_model_dir(GOLDEN, "asr") == GOLDEN.resolve()
+    monkeypatch.setenv(hub.MODEL_ENV, str(GOLDEN))
+    assert hub.resolve_model_dir(None, "edit") == GOLDEN.resolve()
     with pytest.raises(CheckpointError, match="checkpoint directory does not exist"):
-        registry.resolve_model_dir("/nonexistent/ckpt", "tts")
-    monkeypatch.setenv(registry.MODEL_ENV, "/nonexistent/ckpt")
+        hub.resolve_model_dir("/nonexistent/ckpt", "tts")
+    monkeypatch.setenv(hub.MODEL_ENV, "/nonexistent/ckpt")
     with pytest.raises(CheckpointError, match="MING_EDIT_MODEL"):
-        registry.resolve_model_dir(None, "tts")
+        hub.resolve_model_dir(None, "tts")
 
 
 def test_missing_model_names_it_and_the_three_ways():
     with pytest.raises(ModelNeededError) as err:
-        registry.resolve_model_dir(None, "edit")
+        hub.resolve_model_dir(None, "edit")
     message = str(err.value)
     assert "\n" not in message
     for part in ("inclusionAI/Ming-UniAudio-16B-A3B-Edit", "--model DIR", "MING_EDIT_MODEL=DIR",
@@ -81,19 +81,19 @@ def test_missing_model_names_it_and_the_three_ways():
 
 def test_found_in_the_hugging_face_cache_per_role(isolated_cache):
     snapshot = fake_snapshot(isolated_cache, "inclusionAI/Ming-UniAudio-16B-A3B")
-    assert registry.resolve_model_dir(None, "tts") == snapshot.resolve()
-    assert registry.resolve_model_dir(None, "clone") == snapshot.resolve()
+    assert hub.resolve_model_dir(None, "tts") == snapshot.resolve()
+    assert hub.resolve_model_dir(None, "clone") == snapshot.resolve()
     with pytest.raises(ModelNeededError, match="Edit"):
-        registry.resolve_model_dir(None, "edit")  # the base model does not serve the edit role
+        hub.resolve_model_dir(None, "edit")  # the base model does not serve the edit role
 
 
 def test_snapshot_without_refs_and_incomplete_snapshots(isolated_cache):
     snapshot = fake_snapshot(isolated_cache, "inclusionAI/Ming-UniAudio-16B-A3B-Edit", revision="a" * 40)
     (snapshot.parents[1] / "refs" / "main").unlink()  # downloaded at a pinned revision
-    assert registry.resolve_model_dir(None, "edit") == snapshot.resolve()
+    assert hub.resolve_model_dir(None, "edit") == snapshot.resolve()
     (snapshot / "model.safetensors").unlink()  # an interrupted download is not a checkpoint
     with pytest.raises(ModelNeededError):
-        registry.resolve_model_dir(None, "edit")
+        hub.resolve_model_dir(None, "edit")
 
 
 def test_tokenizer_only_checkpoint_is_refused_for_speech_roles(tmp_path):
@@ -103,7 +103,7 @@ def test_tokenizer_only_checkpoint_is_refused_for_speech_roles(tmp_path):
     tok.mkdir()
     (tok / "config.json").write_text(json.dumps(mingtok_config()))
     with pytest.raises(CheckpointError, match="tokenizer checkpoint.*Ming-UniAudio-16B-A3B"):
-        registry.resolve_model_dir(tok, "tts")
+        hub.resolve_model_dir(tok, "tts")
 
 
 def test_models_list_and_path(isolated_cache):

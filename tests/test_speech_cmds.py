@@ -1,7 +1,7 @@
 """`ming-edit transcribe | speak | clone` on the tiny golden checkpoint, through the real CLI.
 
 Upstream's recorded noise is replayed through the same code path the CLI uses by replacing
-runtime.make_noise, so the greedy tokens and generated audio must match the golden fixtures.
+session.make_noise, so the greedy tokens and generated audio must match the golden fixtures.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from ming_edit.model import session as runtime
+from ming_edit.model import session
 from ming_edit.model import loader
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -36,7 +36,7 @@ def invoke(cli, args):
 @pytest.fixture
 def loads(monkeypatch):
     """Count real checkpoint loads (the per-process cache is emptied first)."""
-    runtime.clear_cache()
+    session.clear_cache()
     count = {"n": 0}
     real = loader.load_stack
 
@@ -46,14 +46,14 @@ def loads(monkeypatch):
 
     monkeypatch.setattr(loader, "load_stack", counting)
     yield count
-    runtime.clear_cache()
+    session.clear_cache()
 
 
 @pytest.fixture
 def replay(monkeypatch, golden_set):
     def use(case_name):
         case = golden_set.case(case_name)
-        monkeypatch.setattr(runtime, "make_noise", lambda seed: case.noise())
+        monkeypatch.setattr(session, "make_noise", lambda seed: case.noise())
         return case
 
     return use
