@@ -8,6 +8,7 @@ and its exit code; Ctrl-C exits 130 and SIGTERM 143 (outputs being written are r
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any, Optional
 
 import typer
@@ -33,7 +34,10 @@ class MingGroup(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with warnings.catch_warnings():
+                if not sys.warnoptions:  # a library's warning is not the user's business (-W shows them)
+                    warnings.simplefilter("ignore")
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except NoArgsIsHelpError as err:  # bare `ming-edit` / `ming-edit models`: the help was shown
             if err.format_message().strip():
                 err.show()

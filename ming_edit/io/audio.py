@@ -16,6 +16,9 @@ import soundfile as sf
 
 from ming_edit.errors import AudioError
 
+# Below 1 kHz no recording is speech (and sox would allocate absurd buffers for a 1 Hz file).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000
+
 
 @dataclass(frozen=True)
 class AudioInfo:
@@ -51,31 +54,68 @@ def check_input_file(path: Path) -> None:
         raise AudioError(f"{path} is not readable (permission denied)")
 
 
-def _check_riff_complete(path: Path) -> None:
-    """libsndfile silently reads what is left of a cut-off WAV; we refuse it instead, because a
-    truncated recording edited and saved would hide the damage."""
+# libsndfile silently reads what is left of a cut-off WAV, RF64, W64 or AIFF file; we refuse it
+# instead, because a truncated recording edited and saved would hide the damage. Each parser
+# returns (declared audio bytes, bytes the file holds after the data chunk header), or None.
+_W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
+_W64_DATA = b"data\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
+
+
+def _riff_data(f, size: int, endian: str, rf64: bool) -> tuple[int, int] | None:
+    pos, ds64_data = 12, None
+    while pos + 8 <= size:
+        f.seek(pos)
+        chunk_id, chunk_size = struct.unpack(endian + "4sI", f.read(8))
+        if chunk_id == b"ds64" and rf64:
+            ds64_data = struct.unpack("<QQ", f.read(16))[1]
+        if chunk_id == b"data":
+            if rf64 and chunk_size == 0xFFFFFFFF and ds64_data is not None:
+                chunk_size = ds64_data
+            if chunk_size in (0, 0xFFFFFFFF):  # streamed writers leave the size unset
+                return None
+            return chunk_size, size - pos - 8
+        pos += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
+def _w64_data(f, size: int) -> tuple[int, int] | None:
+    pos = 40  # riff GUID + size + wave GUID
+    while pos + 24 <= size:
+        f.seek(pos)
+        guid, chunk_size = struct.unpack("<16sQ", f.read(24))
+        if guid == _W64_DATA:
+            return chunk_size - 24, size - pos - 24
+        pos += max(24, (chunk_size + 7) // 8 * 8)
+    return None
+
+
+def _aiff_data(f, size: int) -> tuple[int, int] | None:
+    pos = 12
+    while pos + 8 <= size:
+        f.seek(pos)
+        chunk_id, chunk_size = struct.unpack(">4sI", f.read(8))
+        if chunk_id == b"SSND":
+            return chunk_size, size - pos - 8
+        pos += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
+def _check_complete(path: Path) -> None:
     size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(12)
-        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+        head = f.read(16)
+        if len(head) < 12:
             return
-        endian = "<" if head[:4] == b"RIFF" else ">"
-        pos = 12
-        while pos + 8 <= size:
-            f.seek(pos)
-            chunk = f.read(8)
-            chunk_id, chunk_size = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
-            if chunk_id == b"data":
-                if chunk_size in (0, 0xFFFFFFFF):  # streamed writers leave the size unset
-                    return
-                held = size - pos - 8
-                if chunk_size > held:
-                    raise AudioError(
-                        f"{path} is truncated: its header declares {chunk_size} bytes of "
-                        f"audio but the file holds {held}"
-                    )
-                return
-            pos += 8 + chunk_size + (chunk_size & 1)
+        if head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
+            found = _riff_data(f, size, ">" if head[:4] == b"RIFX" else "<", head[:4] == b"RF64")
+        elif head[:16] == _W64_RIFF:
+            found = _w64_data(f, size)
+        elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+            found = _aiff_data(f, size)
+        else:
+            return
+    if found is not None and found[0] > found[1]:
+        raise AudioError(f"{path} is truncated: its header declares {found[0]} bytes of audio but the file holds {found[1]}")
 
 
 def probe(path: Path) -> AudioInfo:
@@ -86,9 +126,12 @@ def probe(path: Path) -> AudioInfo:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise AudioError(f"{path} is not a readable audio file ({libsndfile_reason(err)})") from None
-    _check_riff_complete(path)
+    _check_complete(path)
     if info.frames <= 0:
         raise AudioError(f"{path} contains no audio (0 samples)")
+    if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
+        raise AudioError(f"{path} has a sample rate of {info.samplerate} Hz; ming-edit works with "
+                         f"{MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz (is the header damaged?)")
     return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
 
 
@@ -101,6 +144,9 @@ def read_audio(path: Path) -> tuple[np.ndarray, AudioInfo]:
         raise AudioError(f"{info.path} could not be decoded ({libsndfile_reason(err)})") from None
     if audio.shape[0] == 0:
         raise AudioError(f"{info.path} contains no audio (0 samples)")
+    if audio.shape[0] < 0.99 * info.frames - 2048:  # FLAC/MP3 headers give the length; lossy codecs pad a little
+        raise AudioError(f"{info.path} is truncated: its header declares {info.frames} frames but only "
+                         f"{audio.shape[0]} could be decoded")
     check_finite(audio, info.sample_rate, info.path)
     return audio, AudioInfo(info.path, info.sample_rate, audio.shape[1], audio.shape[0], info.format, info.subtype)
 

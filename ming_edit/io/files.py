@@ -11,9 +11,18 @@ from ming_edit.errors import AudioError, UsageError
 from ming_edit.io.formats import EXTENSION_FORMATS, is_audio_path
 
 
+def resolved(path: Path) -> Path:
+    """``path.resolve()``, with a symlink loop or an unreadable link as one usage error."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as err:
+        reason = "a symlink loop" if "loop" in str(err).lower() or getattr(err, "errno", 0) == 40 else str(err)
+        raise UsageError(f"cannot use {path}: {reason}") from None
+
+
 def is_within(path: Path, folder: Path) -> bool:
     try:
-        path.resolve().relative_to(folder.resolve())
+        resolved(path).relative_to(resolved(folder))
         return True
     except ValueError:
         return False
@@ -57,13 +66,13 @@ def default_output_path(input_path: Path) -> Path:
 
 def default_output_dir(input_dir: Path) -> Path:
     """DIR -> DIR.edited next to it (never inside, so it is not walked again)."""
-    resolved = input_dir.resolve()
-    return resolved.with_name(resolved.name + ".edited")
+    folder = resolved(input_dir)
+    return folder.with_name(folder.name + ".edited")
 
 
 def check_output_path(input_path: Path, output_path: Path, *, overwrite: bool, allow_new_folder: bool = False) -> None:
     """Refuse an output that is the input, sits in a missing folder, is a folder, or exists."""
-    if output_path.resolve() == input_path.resolve() or (
+    if resolved(output_path) == resolved(input_path) or (
         output_path.exists() and os.path.samefile(output_path, input_path)
     ):
         raise UsageError(f"the output would overwrite the input {input_path}; choose another -o (inputs are never modified)")
@@ -81,7 +90,7 @@ def mirror_folder(input_dir: Path, output_dir: Path, *, recursive: bool) -> list
     folder itself is never an input."""
     if not input_dir.is_dir():
         raise UsageError(f"{input_dir} is not a folder")
-    if output_dir.resolve() == input_dir.resolve():
+    if resolved(output_dir) == resolved(input_dir):
         raise UsageError("the output folder is the input folder; choose another -o (inputs are never modified)")
     if not output_dir.parent.is_dir():
         raise UsageError(f"output folder's parent does not exist: {output_dir.parent}")
@@ -105,9 +114,9 @@ def check_text_targets(targets: dict[str, Path]) -> None:
         if is_audio_path(target):
             raise UsageError(f"-o {target} is an audio file name; transcripts are text "
                              "(use .txt, .json, .srt or .vtt)")
-        if any(target.resolve() == i.resolve() or (target.exists() and target.samefile(i)) for i in inputs):
+        if any(resolved(target) == resolved(i) or (target.exists() and target.samefile(i)) for i in inputs):
             raise UsageError(f"-o {target} would overwrite the input recording {target}")
-        key = target.resolve()
+        key = resolved(target)
         if key in seen:
             raise UsageError(f"{seen[key]} and {source} would both be written to {target}; "
                              "rename one, or transcribe them separately")

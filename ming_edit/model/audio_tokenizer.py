@@ -14,6 +14,7 @@ a shorter item are unaffected by its padding (only the ISTFT overlap of its last
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Sequence
 
 import torch
@@ -25,6 +26,9 @@ from transformers.models.qwen2.modeling_qwen2 import Qwen2RotaryEmbedding
 
 from ming_edit.errors import AudioError, MingEditError
 from ming_edit.model.config import MingConfig
+
+# transformers 5.x renamed Qwen2Model's `past_key_values` to `cache` (the old name warns, then goes)
+_CACHE_KWARG = "cache" if "cache" in inspect.signature(Qwen2Model.forward).parameters else "past_key_values"
 from ming_edit.model.istft import ISTFTHead, ISTFTStream
 from ming_edit.model.noise import NoiseSource
 
@@ -152,7 +156,7 @@ class WaveformDecoder(nn.Module):
 
     def hidden_states(self, latent: torch.Tensor, cache: DynamicCache | None = None) -> torch.Tensor:
         x = self.fc1(latent.to(self.fc1.weight.dtype))
-        out = self.decoder(inputs_embeds=x, past_key_values=cache, use_cache=cache is not None)
+        out = self.decoder(inputs_embeds=x, use_cache=cache is not None, **{_CACHE_KWARG: cache})
         return out.last_hidden_state
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:

@@ -34,8 +34,9 @@ def channel_weights(channels: int) -> np.ndarray:
 
 
 def _lufs(mean_power: float | np.ndarray) -> np.ndarray:
+    # predicted energies (gain^2 - 1) * power can round a hair below zero: that is silence
     with np.errstate(divide="ignore"):
-        return -0.691 + 10.0 * np.log10(mean_power)
+        return -0.691 + 10.0 * np.log10(np.maximum(mean_power, 0.0))
 
 
 @dataclass

@@ -21,6 +21,7 @@ from ming_edit.errors import AudioError
 MODEL_TOLERANCE_LU = 0.01
 EXACT_TOLERANCE_LU = 0.05
 REACH_TOLERANCE_LU = 0.5  # beyond this the target is reported as unreachable
+MAX_GAIN_DB = 120.0
 
 
 class LoudnessModel:
@@ -111,7 +112,8 @@ def _solve_gain(
         if prev is not None and gain_db != prev[0]:
             slope = float(np.clip((level - prev[1]) / (gain_db - prev[0]), 0.05, 1.5))
         prev = (gain_db, level)
-        gain_db += (target - level) / slope
+        # an unreachable target (DC, a lone click) must not run the gain off to infinity
+        gain_db = float(np.clip(gain_db + (target - level) / slope, -MAX_GAIN_DB, MAX_GAIN_DB))
         curve = planner.curve(gain_db)
         level, share = model.predict(gain_db, curve)
     return gain_db, curve
