@@ -57,11 +57,15 @@ class EditOptions:
     no_limit: bool = False  # refuse instead of scaling peaks down
     sample_rate: int | None = None  # output rate (default: the input's; DSP edits)
     channels: int | None = None  # output channel count (default: the input's; DSP edits)
+    bitrate: int | None = None  # kbps of an mp3 / opus output (default: 128/192 mp3, 64/96 opus)
+    skip_existing: bool = False  # folders: leave outputs that already exist alone
     model: ModelOptions = field(default_factory=ModelOptions)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise UsageError(f"unknown engine '{self.engine}'; use auto, dsp or model")
+        if self.overwrite and self.skip_existing:
+            raise UsageError("--overwrite and --skip-existing contradict each other; choose one")
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,8 @@ class BatchResult:
     output_dir: Path
     done: tuple[EditResult, ...] = ()
     failed: tuple[Failure, ...] = ()
+    existing: tuple[Path, ...] = ()  # outputs left alone (--skip-existing)
+    in_subfolders: int = 0  # audio files not walked because --recursive was not given
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +133,8 @@ class BatchResult:
             "output": str(self.output_dir),
             "files": [r.to_json() for r in self.done],
             "failed": [{"input": str(f.input), "error": f.error} for f in self.failed],
+            "skipped_existing": [str(p) for p in self.existing],
+            "skipped_in_subfolders": self.in_subfolders,
         }
 
 

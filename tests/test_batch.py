@@ -42,7 +42,7 @@ def test_json_batch_report(tmp_path: Path) -> None:
     result = invoke(["edit", src, INSTRUCTION, "-o", tmp_path / "out", "--json"])
     assert result.exit_code == 1
     report = json.loads(result.stdout)
-    assert set(report) == {"input", "output", "files", "failed"}
+    assert set(report) == {"input", "output", "files", "failed", "skipped_existing", "skipped_in_subfolders"}
     assert [Path(f["input"]).name for f in report["files"]] == ["a.wav", "c.flac"]
     assert report["files"][0]["operations"] == [{"op": "volume", "factor": 10 ** (-6 / 20)}]
     assert [Path(f["input"]).name for f in report["failed"]] == ["b.wav"]

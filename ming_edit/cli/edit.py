@@ -45,6 +45,8 @@ def edit_command(
     no_limit: bool = typer.Option(False, "--no-limit", help="Refuse instead of scaling when the result would clip."),
     sample_rate: Optional[int] = typer.Option(None, "--sample-rate", help="Output sample rate in Hz (default: keep the input's; DSP edits)."),
     channels: Optional[int] = typer.Option(None, "--channels", help="Output channels: 1 downmixes, N copies mono (default: keep the input's; DSP edits)."),
+    bitrate: Optional[int] = typer.Option(None, "--bitrate", metavar="KBPS", help="mp3 / opus output bitrate (default: mp3 128 mono, 192 stereo; opus 64 mono, 96 stereo)."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Folder input: leave outputs that already exist alone (re-running a batch)."),
 ) -> None:
     """Edit a recording (or a folder of them) as the instruction says."""
     from ming_edit.cli import render
@@ -57,7 +59,7 @@ def edit_command(
     validate_conversion(sample_rate, channels)
     options = EditOptions(
         engine=engine.value, overwrite=overwrite, dry_run=dry_run, subtype=subtype, no_limit=no_limit,
-        sample_rate=sample_rate, channels=channels, model=model_options,
+        sample_rate=sample_rate, channels=channels, bitrate=bitrate, skip_existing=skip_existing, model=model_options,
     )
     on_cot = render.cot_printer(json_out)
     if input.is_dir():
@@ -80,10 +82,11 @@ def _edit_folder(input_dir, plan, output, options, *, recursive: bool, json_out:
         result = run_batch(input_dir, plan, output, options, recursive=recursive, on_start=on_start, on_done=on_done, on_cot=on_cot)
     if json_out:
         render.emit_json(result.to_json())
+        render.batch_notes(result)
         for failure in result.failed:
             render.err(f"FAILED {failure.input}: {failure.error}")
     else:
-        render.print_batch_summary(result.done, result.failed, result.output_dir, options.dry_run)
+        render.print_batch_summary(result, options.dry_run)
     if result.failed:
         total = len(result.done) + len(result.failed)
         render.err(render.error_line(f"{len(result.failed)} of {total} files failed"))

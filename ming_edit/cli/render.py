@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 from ming_edit.errors import Terminated
 from ming_edit.ops.model_phrasing import plan_phrase
 from ming_edit.ops.operation import Plan
-from ming_edit.options import EditResult, Failure, ProgressCallback, SpeakResult
+from ming_edit.options import BatchResult, EditResult, ProgressCallback, SpeakResult
 
 PROG = "ming-edit"
 
@@ -121,14 +121,24 @@ def batch_progress(enabled: bool) -> Iterator[tuple[Callable[[Path, int, int], N
         yield on_start, on_done
 
 
-def print_batch_summary(done: tuple[EditResult, ...], failed: tuple[Failure, ...], output_dir: Path, dry_run: bool) -> None:
-    for result in done:
-        if result.notes:  # one line per file keeps long batches readable
-            err(f"note: {result.input}: " + "; ".join(result.notes))
+def print_batch_summary(result: BatchResult, dry_run: bool) -> None:
+    for edited in result.done:
+        if edited.notes:  # one line per file keeps long batches readable
+            err(f"note: {edited.input}: " + "; ".join(edited.notes))
     verb = "would edit" if dry_run else "edited"
-    out(f"{verb} {len(done)} of {len(done) + len(failed)} files into {output_dir}")
-    for failure in failed:
+    total = len(result.done) + len(result.failed)
+    out(f"{verb} {len(result.done)} of {total} files into {result.output_dir}")
+    batch_notes(result)
+    for failure in result.failed:
         err(f"FAILED {failure.input}: {failure.error}")
+
+
+def batch_notes(result: BatchResult) -> None:
+    """What a folder run left out on purpose."""
+    if result.existing:
+        err(f"note: skipped {len(result.existing)} file(s) whose output already exists (--skip-existing)")
+    if result.in_subfolders:
+        err(f"note: {result.in_subfolders} audio file(s) in subfolders were not edited (add --recursive)")
 
 
 @contextmanager

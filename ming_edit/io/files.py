@@ -59,6 +59,11 @@ def expand_inputs(inputs: Sequence[Path]) -> list[tuple[Path, Path]]:
     return found
 
 
+def count_nested_audio(folder: Path) -> int:
+    """Audio files in the subfolders of ``folder`` (what a walk without --recursive leaves out)."""
+    return sum(1 for path in iter_audio_files(folder, recursive=True) if path.parent != folder)
+
+
 def default_output_path(input_path: Path) -> Path:
     """NAME.EXT -> NAME.edited.EXT next to the input."""
     return input_path.with_name(f"{input_path.stem}.edited{input_path.suffix}")

@@ -74,6 +74,41 @@ def generated_format(path: Path) -> tuple[str, str]:
     return fmt, "PCM_16" if sf.check_format(fmt, "PCM_16") else sf.default_subtype(fmt)
 
 
+# Lossy encoders: podcast defaults (kbps) by channel count, and each codec's range.
+DEFAULT_KBPS = {"MPEG_LAYER_III": {1: 128, 2: 192}, "OPUS": {1: 64, 2: 96}}
+OPUS_KBPS_PER_CHANNEL = (6, 256)
+
+
+def _mp3_range(sample_rate: int) -> tuple[int, int]:
+    """Bitrates of MPEG-1 (>= 32 kHz), MPEG-2 (16-24 kHz) and MPEG-2.5 (8-12 kHz) layer III."""
+    return (32, 320) if sample_rate >= 32000 else (8, 160) if sample_rate >= 16000 else (8, 64)
+
+
+def encoder_settings(subtype: str, channels: int, sample_rate: int, kbps: int | None = None) -> dict[str, object]:
+    """soundfile keyword arguments that make an MP3 / Opus encoder run at ``kbps`` (default: the
+    podcast rate for the channel count, within what the codec allows at this sample rate).
+    libsndfile takes a compression level in [0, 1] instead of a bitrate: level 0 is the top of the
+    range and the bitrate falls linearly to its bottom at 1 (measured: benchmarks/encoder_bitrate.py)."""
+    if subtype not in DEFAULT_KBPS:
+        if kbps is not None:
+            raise UsageError(f"--bitrate applies to mp3 and opus outputs, not {subtype}")
+        return {}
+    if subtype == "OPUS":
+        lo, hi = (n * channels for n in OPUS_KBPS_PER_CHANNEL)
+    else:
+        lo, hi = _mp3_range(sample_rate)
+    if kbps is None:
+        kbps = min(DEFAULT_KBPS[subtype][min(channels, 2)], hi)
+    elif not lo <= kbps <= hi:
+        codec = "Opus" if subtype == "OPUS" else f"MP3 at {sample_rate} Hz"
+        raise UsageError(f"--bitrate {kbps} is out of range for {channels}-channel {codec} ({lo}..{hi} kbps)")
+    level = (hi - kbps) / (hi - lo) if subtype != "OPUS" else 1.0 - kbps / hi
+    settings: dict[str, object] = {"compression_level": min(level, 0.99)}  # libsndfile refuses 1.0
+    if subtype == "MPEG_LAYER_III":
+        settings["bitrate_mode"] = "CONSTANT"
+    return settings
+
+
 def is_bounded(subtype: str) -> bool:
     """Integer and lossy formats cannot represent samples beyond full scale; float ones can."""
     return subtype not in FLOAT_SUBTYPES

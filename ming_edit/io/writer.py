@@ -20,7 +20,7 @@ import soundfile as sf
 
 from ming_edit.errors import AudioError, Terminated
 from ming_edit.io.audio import check_finite, libsndfile_reason
-from ming_edit.io.formats import protect_from_clipping
+from ming_edit.io.formats import encoder_settings, protect_from_clipping
 
 _open_writes = 0  # nesting depth of atomic_output in the main thread (the SIGTERM handler's lifetime)
 _previous_handler: Any = None
@@ -97,24 +97,27 @@ def atomic_output(path: Path) -> Iterator[Path]:
     _fsync(folder, folder=True)
 
 
-def write_audio(path: Path, audio: np.ndarray, sample_rate: int, *, fmt: str, subtype: str) -> None:
-    """Write float ``audio`` [frames, channels] to ``path`` atomically as ``fmt``/``subtype``."""
+def write_audio(path: Path, audio: np.ndarray, sample_rate: int, *, fmt: str, subtype: str,
+                kbps: int | None = None) -> None:
+    """Write float ``audio`` [frames, channels] to ``path`` atomically as ``fmt``/``subtype``
+    (lossy codecs at ``kbps``, default the podcast rate)."""
+    encoder = encoder_settings(subtype, audio.shape[1], sample_rate, kbps)
     with atomic_output(path) as tmp:
         try:
             with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=audio.shape[1],
-                              format=fmt, subtype=subtype) as out:
+                              format=fmt, subtype=subtype, **encoder) as out:
                 out.write(audio)
         except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
             raise AudioError(f"cannot write {path} as {fmt}/{subtype} at {sample_rate} Hz ({libsndfile_reason(err)})") from None
 
 
 def write_checked(path: Path, audio: np.ndarray, sample_rate: int, *, fmt: str, subtype: str,
-                  no_limit: bool, what: str) -> str | None:
+                  no_limit: bool, what: str, kbps: int | None = None) -> str | None:
     """Refuse non-finite samples (``what`` names them in the error), keep peaks within the format
     (scaled with a note, or refused with ``no_limit``), write atomically; returns the note, if any."""
     check_finite(audio, sample_rate, what)
     audio, note = protect_from_clipping(audio, subtype, no_limit=no_limit)
-    write_audio(path, audio, sample_rate, fmt=fmt, subtype=subtype)
+    write_audio(path, audio, sample_rate, fmt=fmt, subtype=subtype, kbps=kbps)
     return note
 
 
@@ -154,7 +157,8 @@ def audio_stream(path: Path, sample_rate: int, *, fmt: str, subtype: str) -> Ite
     """An AudioStream into a temp file that becomes ``path`` when the block ends without error."""
     with atomic_output(path) as tmp:
         try:
-            handle = sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=1, format=fmt, subtype=subtype)
+            handle = sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=1, format=fmt, subtype=subtype,
+                                  **encoder_settings(subtype, 1, sample_rate))
         except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as err:
             raise AudioError(f"cannot write {path} as {fmt}/{subtype} at {sample_rate} Hz ({libsndfile_reason(err)})") from None
         with handle:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ming_edit.errors import CheckpointError, MingEditError, ModelNeededError
-from ming_edit.io.files import default_output_dir, make_folders, mirror_folder, remove_if_empty
+from ming_edit.io.files import count_nested_audio, default_output_dir, make_folders, mirror_folder, remove_if_empty
 from ming_edit.ops.operation import Plan
 from ming_edit.options import BatchResult, CotCallback, EditOptions, EditResult, Failure
 from ming_edit.pipelines.edit import edit_file, route
@@ -36,6 +36,8 @@ def run_batch(
     pairs = mirror_folder(input_dir, output_dir, recursive=recursive)
     done: list[EditResult] = []
     failed: list[Failure] = []
+    existing = [target for _, target in pairs if options.skip_existing and target.exists()]
+    pairs = [(source, target) for source, target in pairs if target not in existing]
     if not options.dry_run and route(plan, options.engine) == "model":
         from ming_edit.model.hub import resolve_model_dir
 
@@ -63,4 +65,5 @@ def run_batch(
             remove_if_empty(created)  # a failed file leaves no trace, not even an empty subfolder
         if on_done is not None:
             on_done(source, outcome)
-    return BatchResult(input_dir, output_dir, tuple(done), tuple(failed))
+    nested = 0 if recursive else count_nested_audio(input_dir)
+    return BatchResult(input_dir, output_dir, tuple(done), tuple(failed), tuple(existing), nested)

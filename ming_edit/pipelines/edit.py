@@ -73,6 +73,8 @@ def edit_file(
     files.check_output_path(input_path, output_path, overwrite=options.overwrite, allow_new_folder=allow_new_folder)
     fmt = formats.output_format(output_path, info)
     subtype = formats.choose_subtype(output_path, fmt, info, options.subtype)
+    formats.encoder_settings(subtype, options.channels or info.channels, options.sample_rate or info.sample_rate,
+                             options.bitrate)  # refuse a bad --bitrate before any work
     result = EditResult(input_path, output_path, engine, plan, duration_in=info.duration)
     if options.dry_run:
         predicted = predicted_duration(plan, info.duration) if engine == "dsp" else None
@@ -112,7 +114,7 @@ def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOpti
     if edited.shape[0] == 0:  # e.g. a one-sample clip made 4x faster: never write an empty file
         raise AudioError(f"{result.input} is too short for this edit: nothing would be left of it")
     note = write_checked(result.output, edited, rate, fmt=fmt, subtype=subtype, no_limit=options.no_limit,
-                         what="the edited audio")
+                         what="the edited audio", kbps=options.bitrate)
     notes += [note] if note else []
     # decoded length (a lossy file's header may differ a little)
     return replace(result, duration_in=info.duration, duration_out=edited.shape[0] / rate, notes=tuple(notes))

@@ -65,7 +65,7 @@ def regenerate(
                             cfg=cfg, noise=noise, max_steps=max_steps, on_text=on_text)
     samples = session.from_model_rate(out.speech.reshape(-1).numpy(), rate, channels)
     note = write_checked(result.output, samples, rate, fmt=fmt, subtype=subtype, no_limit=options.no_limit,
-                         what="the generated audio")
+                         what="the generated audio", kbps=options.bitrate)
     raw = seen.get("raw", out.cot_text)
     run = ModelRun(prompt=prompt_text, used_cot=use_cot, text_token_ids=out.text_token_ids.reshape(-1).tolist(),
                    audio_latents=out.audio_latents, stopped=out.stopped)
