@@ -92,6 +92,7 @@ class EditResult:
     cot: str | None = None  # the model's transcript plan, edited spans as [MASK]
     cot_raw: str | None = None
     model_run: ModelRun | None = None
+    clip_gain_db: float = 0.0  # gain the clipping rule applied after the edit (0: none)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -109,6 +110,8 @@ class EditResult:
             out["cot"] = self.cot
         if self.cot_raw is not None:
             out["cot_raw"] = self.cot_raw
+        if self.clip_gain_db:
+            out["clip_gain_db"] = round(self.clip_gain_db, 2)
         return out
 
 

@@ -79,6 +79,8 @@ def print_result(result: EditResult) -> None:
         err(f"note: {note}")
     durations = f"{_seconds(result.duration_in)} -> {_seconds(result.duration_out)}"
     steps = "; ".join(o.describe() for o in result.plan.operations)
+    if result.clip_gain_db:  # the plan's gain is not what was applied: say so where it is read
+        steps += f"; then {result.clip_gain_db:+.1f} dB so peaks stay under full scale"
     if result.dry_run:
         for line in plan_lines(result.plan, result.engine):
             out(line)

@@ -8,6 +8,7 @@ or SIGTERM (`timeout`, `kill`, systemd stopping a batch job) the temp file is re
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import tempfile
@@ -20,7 +21,7 @@ import soundfile as sf
 
 from ming_edit.errors import AudioError, Terminated
 from ming_edit.io.audio import check_finite, libsndfile_reason
-from ming_edit.io.formats import encoder_settings, protect_from_clipping
+from ming_edit.io.formats import CLIP_CEILING_DB, encoder_settings, protect_from_clipping
 
 _open_writes = 0  # nesting depth of atomic_output in the main thread (the SIGTERM handler's lifetime)
 _previous_handler: Any = None
@@ -112,13 +113,28 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int, *, fmt: str, su
 
 
 def write_checked(path: Path, audio: np.ndarray, sample_rate: int, *, fmt: str, subtype: str,
-                  no_limit: bool, what: str, kbps: int | None = None) -> str | None:
+                  no_limit: bool, what: str, kbps: int | None = None) -> tuple[str | None, float]:
     """Refuse non-finite samples (``what`` names them in the error), keep peaks within the format
-    (scaled with a note, or refused with ``no_limit``), write atomically; returns the note, if any."""
+    (scaled with a note, or refused with ``no_limit``), write atomically. Returns (the note, the
+    gain in dB that scaling applied; 0 when none)."""
     check_finite(audio, sample_rate, what)
+    peak = max(float(audio.max()), -float(audio.min())) if audio.size else 0.0
     audio, note = protect_from_clipping(audio, subtype, no_limit=no_limit)
     write_audio(path, audio, sample_rate, fmt=fmt, subtype=subtype, kbps=kbps)
-    return note
+    return note, (CLIP_CEILING_DB - 20.0 * float(np.log10(peak))) if note else 0.0
+
+
+def round_trip(audio: np.ndarray, sample_rate: int, *, fmt: str, subtype: str, kbps: int | None = None) -> np.ndarray:
+    """``audio`` encoded as it would be written and decoded again, in memory (what a lossy codec
+    does to peaks and loudness)."""
+    buffer = io.BytesIO()
+    buffer.name = f"x.{fmt.lower()}"
+    with sf.SoundFile(buffer, "w", samplerate=sample_rate, channels=audio.shape[1], format=fmt, subtype=subtype,
+                      **encoder_settings(subtype, audio.shape[1], sample_rate, kbps)) as out:
+        out.write(audio)
+    buffer.seek(0)
+    decoded, _ = sf.read(buffer, dtype="float64", always_2d=True)
+    return decoded
 
 
 def write_text(path: Path, text: str) -> None:

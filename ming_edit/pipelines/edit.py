@@ -10,11 +10,13 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from ming_edit.errors import AudioError, UsageError
 from ming_edit.io import audio as audio_in
 from ming_edit.io import files, formats
 from ming_edit.io.writer import write_checked
-from ming_edit.ops.operation import DSP_OPS, Plan
+from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, Plan
 from ming_edit.ops.parser import parse_instruction
 from ming_edit.options import CotCallback, EditOptions, EditResult, ProgressCallback
 
@@ -92,29 +94,46 @@ def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOpti
     from ming_edit.dsp import apply_operations
 
     audio, info = audio_in.read_audio(result.input)
-    if any(o.op == "loudness" for o in result.plan.operations) and not audio.any():
+    ops = result.plan.operations
+    if any(o.op == "loudness" for o in ops) and not audio.any():
         raise AudioError(f"{result.input} is silent (every sample is zero); there is no loudness to normalise")
-    processed = apply_operations(audio, info.sample_rate, result.plan.operations)
+    # format conversions first: loudness and peaks are then measured on what is written
+    audio, rate, notes = _convert(audio, info.sample_rate, options)
+    processed = apply_operations(audio, rate, ops)
     del audio  # keep peak memory to a few copies on long files
-    edited = processed.audio
-    if edited.ndim == 1:
-        edited = edited[:, None]
-    notes = list(processed.notes)
-    rate = info.sample_rate
-    if options.channels and options.channels != edited.shape[1]:
+    edited = processed.audio if processed.audio.ndim == 2 else processed.audio[:, None]
+    notes += processed.notes
+    if edited.shape[0] == 0:  # e.g. a one-sample clip made 4x faster: never write an empty file
+        raise AudioError(f"{result.input} is too short for this edit: nothing would be left of it")
+    loudness = [o for o in ops if o.op == "loudness"]
+    if loudness and subtype in formats.LOSSY_SUBTYPES and ops[-1].op == "loudness":
+        from ming_edit.dsp.loudness.normalize import fit_decoded
+        from ming_edit.io.writer import round_trip
+
+        args = loudness[-1].args
+        edited, note = fit_decoded(
+            edited, rate, float(args.get("lufs", DEFAULT_LUFS)), float(args.get("true_peak_db", DEFAULT_TRUE_PEAK)),
+            lambda a: round_trip(a, rate, fmt=fmt, subtype=subtype, kbps=options.bitrate))
+        notes += [note] if note else []
+    note, clip_gain_db = write_checked(result.output, edited, rate, fmt=fmt, subtype=subtype,
+                                       no_limit=options.no_limit, what="the edited audio", kbps=options.bitrate)
+    notes += [note] if note else []
+    # decoded length (a lossy file's header may differ a little)
+    return replace(result, duration_in=info.duration, duration_out=edited.shape[0] / rate, notes=tuple(notes),
+                   clip_gain_db=clip_gain_db)
+
+
+def _convert(audio: np.ndarray, rate: int, options: EditOptions) -> tuple[np.ndarray, int, list[str]]:
+    """--channels / --sample-rate applied to the decoded input."""
+    notes: list[str] = []
+    if options.channels and options.channels != audio.shape[1]:
         from ming_edit.dsp.convert import remix
 
-        notes.append(f"channels {edited.shape[1]} -> {options.channels}")
-        edited = remix(edited, options.channels)
+        notes.append(f"channels {audio.shape[1]} -> {options.channels}")
+        audio = remix(audio, options.channels)
     if options.sample_rate and options.sample_rate != rate:
         from ming_edit.dsp.convert import resample
 
         notes.append(f"sample rate {rate} -> {options.sample_rate} Hz")
-        edited, rate = resample(edited, rate, options.sample_rate), options.sample_rate
-    if edited.shape[0] == 0:  # e.g. a one-sample clip made 4x faster: never write an empty file
-        raise AudioError(f"{result.input} is too short for this edit: nothing would be left of it")
-    note = write_checked(result.output, edited, rate, fmt=fmt, subtype=subtype, no_limit=options.no_limit,
-                         what="the edited audio", kbps=options.bitrate)
-    notes += [note] if note else []
-    # decoded length (a lossy file's header may differ a little)
-    return replace(result, duration_in=info.duration, duration_out=edited.shape[0] / rate, notes=tuple(notes))
+        audio, rate = resample(audio, rate, options.sample_rate), options.sample_rate
+    return audio, rate, notes

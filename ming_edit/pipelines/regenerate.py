@@ -64,11 +64,11 @@ def regenerate(
         out = generate_edit(stack, session.waveform_tensor(mono16k, stack.device), prompt, patch_size=patch,
                             cfg=cfg, noise=noise, max_steps=max_steps, on_text=on_text)
     samples = session.from_model_rate(out.speech.reshape(-1).numpy(), rate, channels)
-    note = write_checked(result.output, samples, rate, fmt=fmt, subtype=subtype, no_limit=options.no_limit,
+    note, clip_gain_db = write_checked(result.output, samples, rate, fmt=fmt, subtype=subtype, no_limit=options.no_limit,
                          what="the generated audio", kbps=options.bitrate)
     raw = seen.get("raw", out.cot_text)
     run = ModelRun(prompt=prompt_text, used_cot=use_cot, text_token_ids=out.text_token_ids.reshape(-1).tolist(),
                    audio_latents=out.audio_latents, stopped=out.stopped)
     return replace(result, duration_in=duration_in, duration_out=samples.shape[0] / rate,
                    notes=result.notes + ((note,) if note else ()), cot=render_cot(raw) or None,
-                   cot_raw=raw or None, model_run=run)
+                   cot_raw=raw or None, model_run=run, clip_gain_db=clip_gain_db)

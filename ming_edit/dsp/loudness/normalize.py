@@ -11,11 +11,13 @@ ceiling (see truepeak.TruePeakScanner), so quiet stretches cost nothing.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from ming_edit.dsp.loudness.limitplan import LimitCurve, LimitPlanner, apply_curve
-from ming_edit.dsp.loudness.meter import Measurement, measure, remeasure
-from ming_edit.dsp.loudness.truepeak import BLOCK, TruePeakScanner
+from ming_edit.dsp.loudness.meter import Measurement, integrated_loudness, measure, remeasure
+from ming_edit.dsp.loudness.truepeak import BLOCK, TruePeakScanner, true_peak_dbtp
 from ming_edit.errors import AudioError
 
 MODEL_TOLERANCE_LU = 0.01
@@ -184,3 +186,31 @@ def normalize_loudness(
     if meas.frames < meas.block:
         notes.append("clip shorter than 0.4 s: loudness measured ungated over the whole clip")
     return out, notes
+
+
+def fit_decoded(
+    audio: np.ndarray, sample_rate: int, target_lufs: float, ceiling_dbtp: float,
+    round_trip: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, str | None]:
+    """Re-gain ``audio`` so that its encoded-then-decoded form (``round_trip``: what a lossy codec
+    gives back) measures ``target_lufs`` and keeps the true-peak ceiling: a codec's low-pass and
+    its overshoot change both, after the limiter has done its work."""
+    def measured(signal: np.ndarray) -> tuple[float, float]:
+        decoded = round_trip(signal)
+        return integrated_loudness(decoded, sample_rate), true_peak_dbtp(decoded, sample_rate)
+
+    total_db, (level, peak) = 0.0, measured(audio)
+    for attempt in range(5):
+        if abs(target_lufs - level) < EXACT_TOLERANCE_LU and peak <= ceiling_dbtp:
+            break
+        headroom = ceiling_dbtp - 0.05 * (attempt + 1) - peak  # the ceiling wins over the target
+        step_db = min(target_lufs - level, headroom)
+        audio = audio * 10.0 ** (step_db / 20.0)
+        total_db += step_db
+        level, peak = measured(audio)
+    if total_db == 0.0:
+        return audio, None
+    note = f"the decoded file measures {level:.1f} LUFS, true peak {peak:.1f} dBTP ({total_db:+.2f} dB for the codec)"
+    if target_lufs - level >= EXACT_TOLERANCE_LU:
+        note += f"; {target_lufs - level:.1f} LU under the target so the ceiling holds"
+    return audio, note
