@@ -169,9 +169,9 @@ def test_generated_peaks_are_scaled_with_a_note_not_clipped(tmp_path) -> None:
     from ming_edit.io.writer import write_checked
 
     hot = np.linspace(-2.0, 2.0, 1600)[:, None]
-    note = write_checked(tmp_path / "out.wav", hot.copy(), 16000, fmt="WAV", subtype="PCM_16", no_limit=False,
-                         what="the generated audio")
-    assert "scaled by" in note
+    note, gain_db = write_checked(tmp_path / "out.wav", hot.copy(), 16000, fmt="WAV", subtype="PCM_16",
+                                  no_limit=False, what="the generated audio")
+    assert "scaled by" in note and gain_db == pytest.approx(-0.1 - 20 * np.log10(2.0))
     written, _ = sf.read(str(tmp_path / "out.wav"))
     assert np.abs(written).max() == pytest.approx(10 ** (-0.1 / 20), abs=1e-4)
     assert written[0] / written[-1] == pytest.approx(-1.0, abs=1e-3)  # a gain, not a clip

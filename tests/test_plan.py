@@ -48,7 +48,7 @@ def test_plan_table(instruction: str, expected: str) -> None:
 
 def test_table_is_substantial_and_covers_every_operation() -> None:
     ops = {o["op"] for _, e in _rows() if e != "ERROR" for o in json.loads(e)}
-    assert ops == {"volume", "loudness", "speed", "pitch", "denoise", "delete", "insert", "substitute",
+    assert ops == {"volume", "loudness", "peak", "speed", "pitch", "denoise", "delete", "insert", "substitute",
                    "emotion", "dialect", "add_sound"}
     assert len(_rows()) >= 100
 
@@ -124,7 +124,8 @@ def test_model_instruction_uses_the_trained_templates(op: Operation, want: str) 
 
 def test_model_instruction_round_trips_through_the_parser() -> None:
     for instruction in ["delete the word hello", "insert 'really' after 'is'", "把A替换成B", "用开心的语气说",
-                        "转换成四川话", "加入雨声", "语速放慢到0.8倍", "音调升高两个半音"]:
+                        "转换成四川话", "加入雨声", "语速放慢到0.8倍", "音调升高两个半音",
+                        "normalize peaks to -1 dB", "normalize peaks to -1 dBTP", "raise pitch 20 cents"]:
         plan = parse_instruction(instruction)
         again = parse_instruction(plan_phrase(plan.operations))
         assert again.to_json() == plan.to_json(), instruction

@@ -78,7 +78,7 @@ app = typer.Typer(
     name=PROG,
     add_completion=False,  # ours below: typer's flag ignores a shell name and installs for the parent shell
     help="Edit speech recordings from plain-language instructions: exact DSP edits "
-    "(volume, loudness, speed, pitch, denoise) and the Ming-UniAudio model (words, emotion, dialect).",
+    "(volume, loudness, peak, speed, pitch, denoise) and the Ming-UniAudio model (words, emotion, dialect).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},

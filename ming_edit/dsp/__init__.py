@@ -1,4 +1,4 @@
-"""Exact DSP engine: volume, loudness (BS.1770 + true-peak limiter), speed, pitch, denoise.
+"""Exact DSP engine: volume, loudness (BS.1770 + true-peak limiter), peak, speed, pitch, denoise.
 
 Never imports torch. Audio is float64 [frames, channels] at any rate and channel count.
 See engine.py for the accepted argument ranges.

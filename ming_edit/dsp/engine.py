@@ -3,6 +3,8 @@
 Accepted ranges (UsageError outside them):
   volume{factor}            0 < factor <= 100 (+40 dB); output = factor * input exactly
   loudness{lufs, true_peak_db}  -70 <= lufs <= 0 (default -16), -20 <= true_peak_db <= 0 (default -1)
+  peak{peak_db, true_peak}  -60 <= peak_db <= 0; one gain to that sample peak (dBFS) or true peak
+                            (dBTP, true_peak=True, needs >= 4 kHz); silence is refused (AudioError)
   speed{factor}             0.25 <= factor <= 4 (tempo; 2 = twice as fast, pitch kept)
   pitch{semitones}          -24 <= semitones <= 24 (duration kept)
   denoise{}                 no arguments
@@ -24,6 +26,7 @@ LUFS_RANGE = (-70.0, 0.0)
 TRUE_PEAK_RANGE = (-20.0, 0.0)
 SPEED_RANGE = (0.25, 4.0)
 PITCH_RANGE = (-24.0, 24.0)
+PEAK_RANGE = (-60.0, 0.0)
 MIN_LOUDNESS_RATE = 4000  # the K-weighting shelf sits at 1.5 kHz
 
 
@@ -62,6 +65,10 @@ def validate_operation(op: Operation) -> None:
     elif op.op == "loudness":
         _check_range(op, "lufs", _number(op, "lufs", DEFAULT_LUFS), *LUFS_RANGE)
         _check_range(op, "true_peak_db", _number(op, "true_peak_db", DEFAULT_TRUE_PEAK), *TRUE_PEAK_RANGE)
+    elif op.op == "peak":
+        _check_range(op, "peak_db", _number(op, "peak_db"), *PEAK_RANGE)
+        if not isinstance(op.args.get("true_peak", False), bool):
+            raise UsageError(f"peak true_peak must be true or false, got {op.args['true_peak']!r}")
     elif op.op == "speed":
         _check_range(op, "factor", _number(op, "factor"), *SPEED_RANGE)
     elif op.op == "pitch":
@@ -99,6 +106,14 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
         target = _number(op, "lufs", DEFAULT_LUFS)
         ceiling = _number(op, "true_peak_db", DEFAULT_TRUE_PEAK)
         out, notes = normalize_loudness(audio, sample_rate, target, ceiling)
+        return DspResult(out, notes)
+    if op.op == "peak":
+        from ming_edit.dsp.peak import normalize_peak
+
+        true_peak = bool(op.args.get("true_peak", False))
+        if true_peak and sample_rate < MIN_LOUDNESS_RATE:
+            raise AudioError(f"true-peak normalisation needs a sample rate of at least {MIN_LOUDNESS_RATE} Hz")
+        out, notes = normalize_peak(audio, sample_rate, _number(op, "peak_db"), true_peak)
         return DspResult(out, notes)
     if op.op == "speed":
         from ming_edit.dsp.tempo import change_speed

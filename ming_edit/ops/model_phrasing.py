@@ -37,6 +37,7 @@ EDIT_TEMPLATES: dict[str, str] = {
     "dialect": "And change the accent of the speech to {dialect}.",
     # not in upstream's table: our own operations, phrased the same way
     "loudness": "And normalize the loudness to {lufs} LUFS.",
+    "peak": "And normalize the peak to {peak_db} {unit}.",
     "freeform": "And {instruction}.",
 }
 COT_OPS = frozenset({"delete", "insert", "substitute"})
@@ -70,6 +71,8 @@ def _template_and_fields(op: Operation) -> tuple[str, dict[str, object]]:
         return "pitch", {"steps": _num(a["semitones"])}
     if op.op == "loudness":
         return "loudness", {"lufs": _num(a["lufs"])}
+    if op.op == "peak":
+        return "peak", {"peak_db": _num(a["peak_db"]), "unit": "dBTP" if a.get("true_peak") else "dB"}
     if op.op == "freeform":
         return "freeform", {"instruction": a["instruction"].strip().rstrip(".")}
     if op.op in EDIT_TEMPLATES:

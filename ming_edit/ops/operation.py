@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-DSP_OPS = ("volume", "loudness", "speed", "pitch", "denoise")
+DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise")
 MODEL_OPS = ("delete", "insert", "substitute", "emotion", "dialect", "add_sound", "freeform")
 DEFAULT_LUFS = -16.0  # "normalize" alone means podcast loudness
 DEFAULT_TRUE_PEAK = -1.0
@@ -20,7 +20,8 @@ DEFAULT_TRUE_PEAK = -1.0
 class Operation:
     """One step of a plan, e.g. Operation("volume", {"factor": 0.5}).
 
-    DSP argument names: volume{factor}, loudness{lufs, true_peak_db}, speed{factor},
+    DSP argument names: volume{factor}, loudness{lufs, true_peak_db}, peak{peak_db, true_peak}
+    (a gain bringing the sample peak, or the true peak, to peak_db), speed{factor},
     pitch{semitones}, denoise{}. Model ops carry their own arguments (delete{text} or
     delete{start,end}, insert{text, after|before|after_index|before_index|at}, substitute{old,new}
     or substitute{start,end,new}, emotion{emotion}, dialect{dialect}, add_sound{sound},
@@ -46,6 +47,9 @@ class Operation:
             return f"volume x{f:g} ({db})"
         if self.op == "loudness":
             return f"loudness {a['lufs']:g} LUFS, true peak <= {a['true_peak_db']:g} dBTP"
+        if self.op == "peak":
+            kind = "true peak" if a.get("true_peak") else "sample peak"
+            return f"peak normalize to {a['peak_db']:g} {'dBTP' if a.get('true_peak') else 'dBFS'} ({kind})"
         if self.op == "speed":
             return f"speed x{a['factor']:g}"
         if self.op == "pitch":

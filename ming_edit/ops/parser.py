@@ -2,7 +2,8 @@
 
 The parser is data-driven: it splits an instruction into clauses ("denoise and normalize to -16 LUFS",
 "先降噪再把音量调到0.8"), normalises numbers, and matches each clause against the phrase table
-in phrases.py. Clause order is operation order.
+in phrases.py. Clause order is operation order. guards.py keeps it honest: a number no step uses
+is refused, and a negated clause ("don't normalize", "without denoising") removes its step.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from ming_edit.errors import UsageError
+from ming_edit.ops import guards
 from ming_edit.ops.operation import Operation, Plan
 from ming_edit.ops.phrases import EXAMPLES, TABLE, check_finite, groups_of
 
@@ -44,13 +46,15 @@ _LONE_ONE_UNITS = ("个", "倍", "半音", "八度", "分贝", "db", "%")
 
 _SPLIT = re.compile(
     r"\s*(?:[,;，；。、！!？?]|\.(?:\s+|$)|\band then\b|\bthen\b|\band also\b|\band\b|\bafter that\b"
-    r"|\bafterwards\b|\bfollowed by\b|\bplus\b|&|然后|接着|之后再|再|并且|并|和|同时)\s*",
+    r"|\bafterwards\b|\bfollowed by\b|\bplus\b|\bbut\b|&|然后|接着|之后再|再|并且|并|和|同时|但是|但"
+    # a negation starts a clause of its own: "denoise without normalizing", "降噪不要标准化"
+    r"|(?=\b(?:without|instead of|rather than)\b)|(?=而不是|而不|不要|不用|不需要|无需|不必))\s*",
     re.IGNORECASE,
 )
 _LEAD = re.compile(
     r"^(?:(?:and|then|also|first(?:ly)?|finally|next|please|pls|kindly|now|just|"
     r"can you|could you|would you|i want to|i'd like to|i would like to|let's|let us)\b[\s,]*"
-    r"|请|帮我|麻烦|首先|先|然后|最后|接着|我想|我要)+",
+    r"|请|帮我|麻烦|首先|先|然后|最后|接着|我想|我要|我们|我|只要|只|仅|就)+",
     re.IGNORECASE,
 )
 _TAIL = re.compile(r"(?:[\s,]*(?:please|thanks|thank you|for me)\b|吧|一下|谢谢|[.!?。！？\s])+$", re.IGNORECASE)
@@ -141,11 +145,11 @@ def _table() -> list[tuple[str, re.Pattern[str], Any]]:
 
 def match_clause(clause: str, quoted: list[str]) -> Operation | None:
     """The first phrase-table row found in ``clause`` (masked text), as an Operation."""
-    found = _match_with_span(clause, quoted)
+    found = _match(clause, quoted)
     return found[0] if found else None
 
 
-def _match_with_span(clause: str, quoted: list[str]) -> tuple[Operation, tuple[int, int]] | None:
+def _match(clause: str, quoted: list[str]) -> tuple[Operation, re.Match[str]] | None:
     for op, regex, extract in _table():
         m = regex.search(clause)
         if m is None:
@@ -155,7 +159,7 @@ def _match_with_span(clause: str, quoted: list[str]) -> tuple[Operation, tuple[i
             args = check_finite(extract(groups))
         except (ValueError, ZeroDivisionError, KeyError):
             continue
-        return Operation(op, args), m.span()
+        return Operation(op, args), m
     return None
 
 
@@ -172,6 +176,16 @@ def _check_no_hidden_step(clause: str, span: tuple[int, int], op: Operation, quo
                 f'"{_unmask(clause, quoted)}" holds two steps ({first} and {second}); write them in '
                 'order joined by "then", e.g. "denoise then normalize" or "先降噪再标准化响度"'
             )
+
+
+def _negated_step(body: str, quoted: list[str]) -> str | None:
+    """The step a negated clause names ("normalize" in "don't normalize"), if any. A refusal
+    row ("don't remove the pauses") names no step: not doing it is already the case."""
+    try:
+        found = match_clause(body, quoted)
+    except UsageError:
+        return None
+    return found.op if found is not None and not found.op.startswith("_") else None
 
 
 def unknown_instruction_error(fragment: str, instruction: str | None = None) -> UsageError:
@@ -195,15 +209,35 @@ def parse_instruction(instruction: str, *, allow_freeform: bool = False) -> Plan
     masked, quoted = _mask_quotes(_PROMPT_NOISE.sub(" ", text))
     masked = normalise_numbers(masked)
     operations: list[Operation] = []
+    excluded: list[tuple[str, str]] = []  # (op, clause) the user said not to do
+    negated = 0
     for clause in split_clauses(masked):
-        found = _match_with_span(clause, quoted)
+        shown = _unmask(clause, quoted)
+        shown = shown if shown in text else text  # the user's own words, not "1" for "one"
+        body = guards.strip_negation(clause)
+        if body is not None:
+            negated += 1
+            step = _negated_step(body, quoted)
+            if step is not None:
+                excluded.append((step, shown))
+            elif guards.has_number(body):  # "don't exceed -2 dBTP": a limit not understood, not nothing
+                if allow_freeform:
+                    return Plan(text, (Operation("freeform", {"instruction": text}),))
+                raise unknown_instruction_error(shown, text)
+            continue
+        found = _match(clause, quoted)
         if found is None:
             if allow_freeform:
                 return Plan(text, (Operation("freeform", {"instruction": text}),))
             raise unknown_instruction_error(_unmask(clause, quoted), text)
-        op = found[0]
+        op, m = found
+        if guards.negated_before(clause, m.start()):  # "make sure it is not normalized"
+            negated += 1
+            excluded.append((op.op, shown))
+            continue
         try:
-            _check_no_hidden_step(clause, found[1], op, quoted)
+            _check_no_hidden_step(clause, m.span(), op, quoted)
+            guards.check_numbers_used(clause, m, shown, op.describe())
         except UsageError:
             if allow_freeform:  # --engine model: the model reads the request as a whole
                 return Plan(text, (Operation("freeform", {"instruction": text}),))
@@ -214,6 +248,7 @@ def parse_instruction(instruction: str, *, allow_freeform: bool = False) -> Plan
             operations[-1] = Operation("loudness", {**operations[-1].args, **op.args})
             continue
         operations.append(op)
+    guards.check_negations(text, [o.op for o in operations], excluded, negated)
     if not operations:
         raise unknown_instruction_error(text)
     return Plan(text, tuple(operations))
