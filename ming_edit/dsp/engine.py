@@ -6,6 +6,9 @@ Accepted ranges (UsageError outside them):
   peak{peak_db, true_peak}  -60 <= peak_db <= 0; one gain to that sample peak (dBFS) or true peak
                             (dBTP, true_peak=True, needs >= 4 kHz); silence is refused (AudioError)
   speed{factor}             0.25 <= factor <= 4 (tempo; 2 = twice as fast, pitch kept)
+  speed{duration}           0 < duration <= 24 h: the factor that makes the audio last that long
+  channels{channels}, resample{sample_rate}, convert{}: format steps, done by the pipeline
+                            (ranges of dsp/convert.py: 1..32 channels, 8000..384000 Hz)
   pitch{semitones}          -24 <= semitones <= 24 (duration kept)
   denoise{}                 no arguments
 """
@@ -19,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ming_edit.errors import AudioError, UsageError
-from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, Operation
+from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, FORMAT_OPS, Operation
 
 VOLUME_MAX = 100.0
 LUFS_RANGE = (-70.0, 0.0)
@@ -69,8 +72,14 @@ def validate_operation(op: Operation) -> None:
         _check_range(op, "peak_db", _number(op, "peak_db"), *PEAK_RANGE)
         if not isinstance(op.args.get("true_peak", False), bool):
             raise UsageError(f"peak true_peak must be true or false, got {op.args['true_peak']!r}")
+    elif op.op == "speed" and "duration" in op.args:
+        _check_range(op, "duration", _number(op, "duration"), 1e-3, 86400.0)
     elif op.op == "speed":
         _check_range(op, "factor", _number(op, "factor"), *SPEED_RANGE)
+    elif op.op in FORMAT_OPS:
+        from ming_edit.dsp.convert import validate_conversion
+
+        validate_conversion(op.args.get("sample_rate"), op.args.get("channels"))
     elif op.op == "pitch":
         _check_range(op, "semitones", _number(op, "semitones"), *PITCH_RANGE)
 
@@ -95,6 +104,8 @@ def _check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
     # imported lazily: a volume change should not pay for the other operations' set-up
+    if op.op in FORMAT_OPS:
+        raise UsageError(f"'{op.op}' changes the file's format; pipelines/edit.py applies it, not the engine")
     if op.op == "volume":
         factor = _number(op, "factor")
         return DspResult(audio * factor, [f"volume x{factor:g} ({20 * math.log10(factor):+.1f} dB)"])
@@ -118,7 +129,7 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
     if op.op == "speed":
         from ming_edit.dsp.tempo import change_speed
 
-        factor = _number(op, "factor")
+        factor = _speed_factor(op, audio.shape[0] / sample_rate)
         out = change_speed(audio, sample_rate, factor)
         secs = (audio.shape[0] / sample_rate, out.shape[0] / sample_rate)
         return DspResult(out, [f"speed x{factor:g}: {secs[0]:.2f} s -> {secs[1]:.2f} s, pitch kept"])
@@ -131,6 +142,17 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
     from ming_edit.dsp.denoise import denoise
 
     return DspResult(denoise(audio, sample_rate), ["denoised (MMSE log-spectral amplitude)"])
+
+
+def _speed_factor(op: Operation, seconds: float) -> float:
+    if "duration" not in op.args:
+        return _number(op, "factor")
+    target = _number(op, "duration")
+    factor = seconds / target
+    if not SPEED_RANGE[0] <= factor <= SPEED_RANGE[1]:
+        raise UsageError(f"the audio lasts {seconds:.2f} s; making it last {target:g} s needs speed x{factor:.3g}, "
+                         f"outside {SPEED_RANGE[0]:g}..{SPEED_RANGE[1]:g}")
+    return factor
 
 
 def apply_operation(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:

@@ -38,6 +38,7 @@ EDIT_TEMPLATES: dict[str, str] = {
     # not in upstream's table: our own operations, phrased the same way
     "loudness": "And normalize the loudness to {lufs} LUFS.",
     "peak": "And normalize the peak to {peak_db} {unit}.",
+    "speed_duration": "And make it last {duration} seconds.",
     "freeform": "And {instruction}.",
 }
 COT_OPS = frozenset({"delete", "insert", "substitute"})
@@ -65,6 +66,8 @@ def _template_and_fields(op: Operation) -> tuple[str, dict[str, object]]:
             if key in a:
                 return f"insert_{key}_word", {"text": a["text"], "target": a[key]}
         return ("insert_at_beginning" if a.get("at") == "beginning" else "insert_at_end"), {"text": a["text"]}
+    if op.op == "speed" and "duration" in a:
+        return "speed_duration", {"duration": _num(a["duration"])}
     if op.op in ("speed", "volume"):
         return op.op, {"factor": _num(a["factor"])}
     if op.op == "pitch":

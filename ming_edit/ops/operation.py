@@ -10,7 +10,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise")
+# Format steps change the file, not the sound; the pipeline runs them first (loudness and peaks are
+# then measured on what is written), exactly like --channels / --sample-rate.
+FORMAT_OPS = ("channels", "resample", "convert")
+DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise") + FORMAT_OPS
 MODEL_OPS = ("delete", "insert", "substitute", "emotion", "dialect", "add_sound", "freeform")
 DEFAULT_LUFS = -16.0  # "normalize" alone means podcast loudness
 DEFAULT_TRUE_PEAK = -1.0
@@ -22,7 +25,8 @@ class Operation:
 
     DSP argument names: volume{factor}, loudness{lufs, true_peak_db}, peak{peak_db, true_peak}
     (a gain bringing the sample peak, or the true peak, to peak_db), speed{factor},
-    pitch{semitones}, denoise{}. Model ops carry their own arguments (delete{text} or
+    pitch{semitones}, denoise{}; speed{duration} is a target length in seconds; format steps:
+    channels{channels}, resample{sample_rate}, convert{to?} (only the output's format). Model ops carry their own arguments (delete{text} or
     delete{start,end}, insert{text, after|before|after_index|before_index|at}, substitute{old,new}
     or substitute{start,end,new}, emotion{emotion}, dialect{dialect}, add_sound{sound},
     freeform{instruction}). Indices are 1-based and inclusive, as in the benchmark.
@@ -51,7 +55,13 @@ class Operation:
             kind = "true peak" if a.get("true_peak") else "sample peak"
             return f"peak normalize to {a['peak_db']:g} {'dBTP' if a.get('true_peak') else 'dBFS'} ({kind})"
         if self.op == "speed":
-            return f"speed x{a['factor']:g}"
+            return f"speed to last {a['duration']:g} s" if "duration" in a else f"speed x{a['factor']:g}"
+        if self.op == "channels":
+            return {1: "mono", 2: "stereo"}.get(a["channels"], f"{a['channels']} channels")
+        if self.op == "resample":
+            return f"resample to {a['sample_rate']} Hz"
+        if self.op == "convert":
+            return f"convert to {a['to']}" if "to" in a else "convert the format"
         if self.op == "pitch":
             return f"pitch {a['semitones']:+g} semitones"
         if not a:

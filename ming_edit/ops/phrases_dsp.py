@@ -1,4 +1,5 @@
-"""Phrase rows of the DSP operations: peak, loudness, speed, pitch, volume, denoise.
+"""Phrase rows of the DSP operations: peak, loudness, speed (and target lengths), pitch, volume,
+denoise, and the format steps (mono / stereo, resample, convert).
 
 Rows are tried in order (see phrases.py), so within each block the specific forms come first and
 the defaults ("louder", "slow down"), anchored to the whole clause, last.
@@ -205,8 +206,51 @@ DENOISE: tuple[Phrase, ...] = (
       r"(?:noise|hiss|hissing|static)\b(?: floor)?", const()),
     P("denoise", r"降噪|去噪|除噪|(?:去除|消除|去掉|减少|降低|过滤|删除|删掉|清除)(?:背景|环境|本底)?(?:噪音|噪声|杂音|底噪|嘶嘶声|沙沙声)", const()),
 )
+def seconds(g: Groups) -> dict[str, Any]:
+    """A target length: seconds, minutes ("2 minutes") or m:ss ("1:30")."""
+    value = float(g["n"]) * (60.0 if (g.get("u") or "").lower().startswith(("m", "分")) else 1.0)
+    if g.get("s"):
+        value = float(g["n"]) * 60.0 + float(g["s"])
+    return {"duration": value}
+
+
+def rate_hz(g: Groups) -> dict[str, Any]:
+    """"48 kHz", "44.1k", "16000 Hz", "48k" (a bare number under 1000 is read as kHz)."""
+    value = float(g["n"])
+    if (g.get("k") or "").lower().startswith("k") or value < 1000:
+        value *= 1000.0
+    return {"sample_rate": int(round(value))}
+
+
+def convert_to(g: Groups) -> dict[str, Any]:
+    """"convert to mp3": the container, when named, picks the default output's extension."""
+    return {"to": g["to"].lower().replace("wave", "wav")} if g.get("to") else {}
+
+
+LENGTH = NUM + r"(?::(?P<s>[0-5]\d))?\s*(?P<u>s\b|secs?\b|seconds?\b|m\b|mins?\b|minutes?\b|秒|分钟)?"
+TARGET_LENGTH: tuple[Phrase, ...] = (  # a duration target is a speed change (pitch kept)
+    P("speed", r"make (?:it |this |the (?:audio|recording|clip) )?(?:last|be) (?:exactly )?" + LENGTH + r"(?: long)?" + END, seconds),
+    P("speed", r"make (?:it |this |the (?:audio|recording|clip) )?(?:exactly )?" + NUM + r"\s*(?P<u>s|secs?|seconds?|mins?|minutes?) long" + END, seconds),
+    P("speed", r"(?:stretch|squeeze|fit|time-?stretch|speed (?:it )?up|slow (?:it )?down) (?:it |this |the audio )?(?:to|into) (?:exactly )?"
+      + LENGTH + END, seconds),
+    P("speed", r"(?:时长|长度|总时长)(?:调整|调|改|变|设置|设)?(?:为|到|成|至)" + LENGTH + END, seconds),
+)
+HZ = NUM + r"\s*(?P<k>khz|k\b|hz)?"
+FORMAT: tuple[Phrase, ...] = (
+    P("channels", r"^(?:make|convert|turn|change|mix|downmix|render|save)? ?(?:it |this |the (?:audio|file|recording) )?(?:(?:in)?to |as )?(?:a )?mono(?:phonic)?\b(?: (?:file|audio|track))?" + END, const(channels=1)),
+    P("channels", r"^(?:downmix|mix down)(?: (?:it|this|the audio|to one channel))?" + END, const(channels=1)),
+    P("channels", r"^(?:make|convert|turn|change|save)? ?(?:it |this |the (?:audio|file|recording) )?(?:(?:in)?to |as )?(?:a )?stereo\b(?: (?:file|audio|track))?" + END, const(channels=2)),
+    P("channels", r"(?:转换?|变|改|设置?)?(?:成|为|到)?单声道", const(channels=1)),
+    P("channels", r"(?:转换?|变|改|设置?)?(?:成|为|到)?(?:双声道|立体声)", const(channels=2)),
+    P("resample", r"(?:re-?sample|convert|change|set|bring) (?:it |this |the audio )?(?:the )?(?:sample[- ]?rate )?(?:to|at) " + HZ, rate_hz),
+    P("resample", r"^(?:sample[- ]?rate|re-?sample)\s*[:=]?\s*(?:of |to |at )?" + HZ + END, rate_hz),
+    P("resample", r"(?:采样率|重采样)(?:改为|改成|设为|设置为|转为|调整为|调为|到|为|至)?" + HZ, rate_hz),
+    P("convert", r"^(?:just |only |simply )?(?:convert|transcode|re-?encode|re-?save|export)(?: (?:it|this|the (?:file|audio|format|recording)))?"
+      r"(?: (?:to|into|as) (?:an? )?(?P<to>mp3|wav|wave|flac|ogg|opus|aiff?|caf|w64|rf64)(?: file)?)?" + END, convert_to),
+    P("convert", r"^(?:只|仅)?(?:转换格式|格式转换|转码|转格式|转换)$", const()),
+)
 AMBIGUOUS: tuple[Phrase, ...] = (  # a bare amount that could be volume or speed
     P("volume", r"^(?:提高|提升|增加|降低|减少|调整|调|改|变)(?:到|至|为|成)(?P<amount>" + NUMP + ")" + END,
       refuse('"{amount}" does not say what to change; say e.g. "音量提高到{amount}" (volume) or "语速提高到{amount}" (speed)')),
 )
-DSP_ROWS = BENCHMARK + PEAK + LOUDNESS + SPEED_ROWS + PITCH + VOLUME + DENOISE + AMBIGUOUS
+DSP_ROWS = BENCHMARK + PEAK + LOUDNESS + TARGET_LENGTH + SPEED_ROWS + PITCH + VOLUME + DENOISE + FORMAT + AMBIGUOUS

@@ -6,7 +6,6 @@ No torch at import time: the DSP engine is numpy + the sox binary, and the model
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from ming_edit.errors import AudioError, UsageError
 from ming_edit.io import audio as audio_in
 from ming_edit.io import files, formats
 from ming_edit.io.writer import write_checked
-from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, Plan
+from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, FORMAT_OPS, Plan
 from ming_edit.ops.parser import parse_instruction
 from ming_edit.options import CotCallback, EditOptions, EditResult, ProgressCallback
 
@@ -50,8 +49,22 @@ def predicted_duration(plan: Plan, duration_in: float) -> float | None:
     """Output duration of a DSP plan (only speed changes length); None when the model decides."""
     if plan.engine != "dsp":
         return None
-    rate = math.prod(float(o.args["factor"]) for o in plan.operations if o.op == "speed")
-    return duration_in / rate
+    duration = duration_in
+    for op in plan.operations:
+        if op.op == "speed":
+            duration = float(op.args["duration"]) if "duration" in op.args else duration / float(op.args["factor"])
+    return duration
+
+
+def _output_for(plan: Plan, input_path: Path, output_path: Path | None) -> Path:
+    """The -o path, or NAME.edited.EXT; "convert to mp3" picks EXT and must agree with -o."""
+    named = [o.args["to"] for o in plan.operations if o.op == "convert" and "to" in o.args]
+    if output_path is None:
+        default = files.default_output_path(input_path)
+        return default.with_suffix(f".{named[-1]}") if named else default
+    if named and output_path.suffix.lower() != f".{named[-1]}":
+        raise UsageError(f'the instruction converts to {named[-1]} but -o {output_path} names another format')
+    return output_path
 
 
 def edit_file(
@@ -69,21 +82,22 @@ def edit_file(
     ``allow_new_folder``: the output's folder may not exist yet (a batch dry run creates nothing).
     """
     input_path = Path(input_path)
-    output_path = Path(output_path) if output_path is not None else files.default_output_path(input_path)
+    output_path = _output_for(plan, input_path, Path(output_path) if output_path is not None else None)
     engine = route(plan, options.engine)
     info = audio_in.probe(input_path)
     files.check_output_path(input_path, output_path, overwrite=options.overwrite, allow_new_folder=allow_new_folder)
     fmt = formats.output_format(output_path, info)
     subtype = formats.choose_subtype(output_path, fmt, info, options.subtype)
-    formats.encoder_settings(subtype, options.channels or info.channels, options.sample_rate or info.sample_rate,
+    channels, sample_rate = conversion_targets(plan, options)
+    formats.encoder_settings(subtype, channels or info.channels, sample_rate or info.sample_rate,
                              options.bitrate)  # refuse a bad --bitrate before any work
     result = EditResult(input_path, output_path, engine, plan, duration_in=info.duration)
     if options.dry_run:
         predicted = predicted_duration(plan, info.duration) if engine == "dsp" else None
         return replace(result, dry_run=True, duration_out=predicted)
     if engine == "model":
-        if options.sample_rate or options.channels:
-            raise UsageError("--sample-rate/--channels apply to DSP edits; model edits keep the input's format")
+        if options.sample_rate or options.channels or any(o.op in ("channels", "resample") for o in plan.operations):
+            raise UsageError("channel and sample-rate changes apply to DSP edits; model edits keep the input's format")
         from ming_edit.pipelines.regenerate import regenerate
 
         return regenerate(result, fmt, subtype, options, on_cot=on_cot, on_progress=on_progress)
@@ -94,11 +108,12 @@ def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOpti
     from ming_edit.dsp import apply_operations
 
     audio, info = audio_in.read_audio(result.input)
-    ops = result.plan.operations
+    ops = tuple(o for o in result.plan.operations if o.op not in FORMAT_OPS)
     if any(o.op == "loudness" for o in ops) and not audio.any():
         raise AudioError(f"{result.input} is silent (every sample is zero); there is no loudness to normalise")
     # format conversions first: loudness and peaks are then measured on what is written
-    audio, rate, notes = _convert(audio, info.sample_rate, options)
+    channels, sample_rate = conversion_targets(result.plan, options)
+    audio, rate, notes = _convert(audio, info.sample_rate, channels, sample_rate)
     processed = apply_operations(audio, rate, ops)
     del audio  # keep peak memory to a few copies on long files
     edited = processed.audio if processed.audio.ndim == 2 else processed.audio[:, None]
@@ -123,17 +138,32 @@ def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOpti
                    clip_gain_db=clip_gain_db)
 
 
-def _convert(audio: np.ndarray, rate: int, options: EditOptions) -> tuple[np.ndarray, int, list[str]]:
-    """--channels / --sample-rate applied to the decoded input."""
+def conversion_targets(plan: Plan, options: EditOptions) -> tuple[int | None, int | None]:
+    """(channels, sample rate) the output must have: from --channels / --sample-rate or the plan's
+    format steps ("make it mono", "resample to 48 kHz"); the two disagreeing is a usage error."""
+    wanted = {"channels": options.channels, "sample_rate": options.sample_rate}
+    for op in plan.operations:
+        for key in ("channels", "sample_rate"):
+            value = op.args.get(key) if op.op in FORMAT_OPS else None
+            if value is None:
+                continue
+            if wanted[key] not in (None, value):
+                raise UsageError(f"the instruction asks for {key.replace('_', ' ')} {value} but the options say {wanted[key]}")
+            wanted[key] = value
+    return wanted["channels"], wanted["sample_rate"]
+
+
+def _convert(audio: np.ndarray, rate: int, channels: int | None, sample_rate: int | None) -> tuple[np.ndarray, int, list[str]]:
+    """Channel and sample-rate changes applied to the decoded input."""
     notes: list[str] = []
-    if options.channels and options.channels != audio.shape[1]:
+    if channels and channels != audio.shape[1]:
         from ming_edit.dsp.convert import remix
 
-        notes.append(f"channels {audio.shape[1]} -> {options.channels}")
-        audio = remix(audio, options.channels)
-    if options.sample_rate and options.sample_rate != rate:
+        notes.append(f"channels {audio.shape[1]} -> {channels}")
+        audio = remix(audio, channels)
+    if sample_rate and sample_rate != rate:
         from ming_edit.dsp.convert import resample
 
-        notes.append(f"sample rate {rate} -> {options.sample_rate} Hz")
-        audio, rate = resample(audio, rate, options.sample_rate), options.sample_rate
+        notes.append(f"sample rate {rate} -> {sample_rate} Hz")
+        audio, rate = resample(audio, rate, sample_rate), sample_rate
     return audio, rate, notes
