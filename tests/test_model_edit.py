@@ -179,3 +179,13 @@ def test_generated_peaks_are_scaled_with_a_note_not_clipped(tmp_path) -> None:
         write_checked(tmp_path / "refused.wav", hot.copy(), 16000, fmt="WAV", subtype="PCM_16", no_limit=True,
                       what="the generated audio")
     assert not (tmp_path / "refused.wav").exists()
+
+
+def test_model_edit_honours_subtype_like_dsp_edits(golden_input, tmp_path):
+    from ming_edit.cli.app import app
+
+    out = tmp_path / "out.wav"
+    result = CliRunner().invoke(app, ["edit", str(golden_input), "make it sound happy", "--model", str(GOLDEN),
+                                      "--device", "cpu", "--seed", "0", "-o", str(out), "--subtype", "PCM_24"])
+    assert result.exit_code == 0, result.output
+    assert sf.info(str(out)).subtype == "PCM_24"

@@ -20,7 +20,7 @@ def _group() -> None:
     """Developer tools: conformance against upstream golden fixtures."""
 
 
-def _tolerance(check) -> str:
+def _tolerance(check: "ConformanceCheck") -> str:  # noqa: F821 - imported lazily
     if check.exact:
         return "exact"
     return f"{check.atol:.3g} + {check.rtol:.0e}|x|"
@@ -42,8 +42,11 @@ def conformance(
 
     from ming_edit.dev.conformance.report import run_conformance
 
-    # a MingEditError (bad directory, broken checkpoint) becomes the CLI's one `ming-edit: error:` line
-    checks = run_conformance(directory, cases=case, device=device)
+    from ming_edit.model.session import select_device
+    from ming_edit.options import ModelOptions
+
+    # a MingEditError (bad directory or device, broken checkpoint) becomes the CLI's one error line
+    checks = run_conformance(directory, cases=case, device=select_device(ModelOptions(device=device).device))
 
     console = Console()
     if not console.is_terminal:  # piped / captured: do not squeeze the table into 80 columns

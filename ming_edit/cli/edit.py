@@ -10,6 +10,9 @@ from typing import Optional
 import typer
 
 from ming_edit.cli import params
+from ming_edit.errors import AudioError
+from ming_edit.ops.operation import Plan
+from ming_edit.options import CotCallback, EditOptions
 
 EDIT_EPILOG = (
     "Instructions (English or Chinese, several steps in order): "
@@ -34,11 +37,11 @@ def edit_command(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default NAME.edited.EXT), or folder for a folder input (default DIR.edited)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout (nothing else)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+    overwrite: bool = params.OVERWRITE,
     engine: Engine = typer.Option(Engine.auto, "--engine", case_sensitive=False, help="auto: DSP when the instruction allows it, else the model."),
-    model: Optional[str] = typer.Option(None, "--model", metavar="DIR", help="Model checkpoint directory (default $MING_EDIT_MODEL)."),
-    device: str = typer.Option("auto", "--device", help="auto, cuda, cuda:N or cpu (model edits)."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, fp32, bf16 or fp16 (model edits)."),
+    model: Optional[Path] = params.MODEL,
+    device: str = params.DEVICE,
+    dtype: Optional[str] = params.DTYPE,
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (model edits)."),
     recursive: bool = typer.Option(False, "-r", "--recursive", help="Folder input: include subfolders (mirrored under the output folder)."),
     subtype: Optional[str] = typer.Option(None, "--subtype", help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: keep the input's)."),
@@ -51,7 +54,6 @@ def edit_command(
     """Edit a recording (or a folder of them) as the instruction says."""
     from ming_edit.cli import render
     from ming_edit.dsp.convert import validate_conversion
-    from ming_edit.options import EditOptions
     from ming_edit.pipelines.edit import edit_file, make_plan
 
     model_options = params.model_options(model, device, dtype, seed)
@@ -73,7 +75,8 @@ def edit_command(
         render.print_result(result)
 
 
-def _edit_folder(input_dir, plan, output, options, *, recursive: bool, json_out: bool, on_cot) -> None:  # type: ignore[no-untyped-def]
+def _edit_folder(input_dir: Path, plan: Plan, output: Optional[Path], options: EditOptions, *, recursive: bool,
+                 json_out: bool, on_cot: CotCallback) -> None:
     from ming_edit.cli import render
     from ming_edit.pipelines.batch import run_batch
 
@@ -89,5 +92,4 @@ def _edit_folder(input_dir, plan, output, options, *, recursive: bool, json_out:
         render.print_batch_summary(result, options.dry_run)
     if result.failed:
         total = len(result.done) + len(result.failed)
-        render.err(render.error_line(f"{len(result.failed)} of {total} files failed"))
-        raise typer.Exit(1)
+        raise AudioError(f"{len(result.failed)} of {total} files failed")

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ming_edit.dsp.convert import MAX_RATE, MIN_RATE  # numpy only, no torch
 from ming_edit.options import ModelOptions
 
 MODEL_HELP = "checkpoint directory (default: $MING_EDIT_MODEL, then the Hugging Face cache)"
@@ -16,7 +17,7 @@ DTYPE = typer.Option(None, "--dtype", help="auto (bf16 on GPU, fp32 on CPU), fp3
 OVERWRITE = typer.Option(False, "--overwrite", help="replace an existing output file")
 # speak and clone
 SPEECH_OUTPUT = typer.Option(..., "-o", "--output", help="output audio file (.wav, .flac, .ogg, ...)")
-SAMPLE_RATE = typer.Option(None, "--sample-rate", min=8000, max=192000, help="output sample rate (default: the model's, 16000)")
+SAMPLE_RATE = typer.Option(None, "--sample-rate", min=MIN_RATE, max=MAX_RATE, help="output sample rate (default: the model's, 16000)")
 PAUSE = typer.Option(0.3, "--pause", min=0.0, max=5.0, help="silence between sentences, seconds")
 FLOW_SEED = typer.Option(None, "--seed", help="seed for the flow sampler")
 

@@ -77,13 +77,14 @@ def get_stack(model_dir: Path, task: str, device: "torch.device", dtype: "torch.
     return stack
 
 
-def open_stack(options: ModelOptions, role: str, task: str | None = None) -> "ModelStack":
-    """Find the checkpoint for ``role`` (hub rules), pick device and dtype, load (or reuse) it."""
+def open_stack(options: ModelOptions, role: str) -> "ModelStack":
+    """Find the checkpoint for ``role`` (hub rules; a missing model is said first), pick device
+    and dtype, load (or reuse) it."""
     from ming_edit.model.hub import resolve_model_dir
 
-    device = select_device(options.device)
     model_dir = resolve_model_dir(options.model, role)
-    return get_stack(model_dir, task or role, device, select_dtype(options, device))
+    device = select_device(options.device)
+    return get_stack(model_dir, role, device, select_dtype(options, device))
 
 
 def clear_cache() -> None:
@@ -93,12 +94,13 @@ def clear_cache() -> None:
 def patch_size(model_dir: Path) -> int:
     """Frames per generated patch: the processor's audio_tokenizer_args.patch_size (what the demo
     passes to generate_tts / generate_edit), else the tokenizer config's, else 5."""
-    import json
+    from ming_edit.errors import CheckpointError
+    from ming_edit.model.config import read_json_object
 
     try:
-        pre = json.loads((Path(model_dir) / "preprocessor_config.json").read_text(encoding="utf-8"))
+        pre = read_json_object(Path(model_dir) / "preprocessor_config.json", "processor config")
         value = int((pre.get("audio_tokenizer_args") or {}).get("patch_size", -1))
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (CheckpointError, ValueError, TypeError, AttributeError):  # absent or odd: the tokenizer's own
         value = -1
     if value < 1:
         from ming_edit.model.config import read_config

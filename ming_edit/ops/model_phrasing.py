@@ -39,6 +39,9 @@ EDIT_TEMPLATES: dict[str, str] = {
     "loudness": "And normalize the loudness to {lufs} LUFS.",
     "peak": "And normalize the peak to {peak_db} {unit}.",
     "speed_duration": "And make it last {duration} seconds.",
+    "channels": "And convert it to {layout}.",
+    "resample": "And resample it to {sample_rate} Hz.",
+    "convert": "And keep the audio as it is.",
     "freeform": "And {instruction}.",
 }
 COT_OPS = frozenset({"delete", "insert", "substitute"})
@@ -66,6 +69,8 @@ def _template_and_fields(op: Operation) -> tuple[str, dict[str, object]]:
             if key in a:
                 return f"insert_{key}_word", {"text": a["text"], "target": a[key]}
         return ("insert_at_beginning" if a.get("at") == "beginning" else "insert_at_end"), {"text": a["text"]}
+    if op.op == "channels":
+        return "channels", {"layout": {1: "mono", 2: "stereo"}.get(a["channels"], f"{a['channels']} channels")}
     if op.op == "speed" and "duration" in a:
         return "speed_duration", {"duration": _num(a["duration"])}
     if op.op in ("speed", "volume"):
@@ -122,7 +127,7 @@ def model_prompt(operations: Iterable[Operation]) -> tuple[str, bool]:
     raw = ops[0].args.get("instruction", "").strip() if len(ops) == 1 else ""
     if raw.startswith("<prompt>"):  # a prompt typed in upstream's own form is passed on verbatim
         body = raw[len("<prompt>"):].replace("</prompt>", "").strip()
-        return wrap_edit_instruction(body), bool(re.search(r"\b(delete|insert|substitute)\b", body, re.I))
+        return wrap_edit_instruction(body), bool(re.search(rf"\b({'|'.join(sorted(COT_OPS))})\b", body, re.I))
     if len(ops) == 1 and ops[0].op == "freeform":  # a lone request reads as a sentence after "And "
         free = ops[0].args["instruction"].strip()
         ops = [Operation("freeform", {"instruction": free[:1].lower() + free[1:]})]

@@ -14,7 +14,7 @@ from typing import Any
 # then measured on what is written), exactly like --channels / --sample-rate.
 FORMAT_OPS = ("channels", "resample", "convert")
 DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise") + FORMAT_OPS
-MODEL_OPS = ("delete", "insert", "substitute", "emotion", "dialect", "add_sound", "freeform")
+MODEL_OPS = ("delete", "insert", "substitute", "emotion", "dialect", "add_sound", "freeform")  # the rest: the model
 DEFAULT_LUFS = -16.0  # "normalize" alone means podcast loudness
 DEFAULT_TRUE_PEAK = -1.0
 

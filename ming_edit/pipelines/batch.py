@@ -7,6 +7,7 @@ keeps going and the caller exits non-zero if anything failed.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -51,7 +52,7 @@ def run_batch(
             if not options.dry_run:
                 created = make_folders(target.parent)
             outcome = edit_file(source, plan, target, options, on_cot=on_cot, allow_new_folder=True)
-            done.append(outcome)
+            done.append(replace(outcome, model_run=None))  # a folder of model edits must not keep every latent
         except (ModelNeededError, CheckpointError, KeyboardInterrupt):
             remove_if_empty(created)
             raise  # not about this file (every other file would fail the same way), or the user stopped us

@@ -7,7 +7,7 @@ Filtering: both biquads are stable and their cascade's impulse response decays g
 so it is truncated where it has fallen below 1e-12 of its peak (~0.11 s; the dropped tail sums
 to < 1e-9 of the response) and applied as an FIR by FFT overlap-save, vectorised over blocks.
 On this machine that measured faster than scipy's sample-by-sample ``sosfilt`` (0.44 s vs
-~0.8 s for an hour at 16 kHz) and it keeps scipy.signal (0.6 s to import) off the CLI path.
+~0.8 s for an hour at 16 kHz) and it keeps scipy.signal (~2 s to import here, benchmarks/import_cost.py) off the CLI path.
 The response itself comes from sampling B(z)/A(z) on the unit circle and inverse-FFTing; the
 time aliasing this causes is below the truncation level.
 """
