@@ -32,9 +32,9 @@ def _error_text(value: float) -> str:
 
 @app.command("conformance")
 def conformance(
-    directory: Path = typer.Argument(..., help="fixture directory: checkpoint + cases.json + cases.safetensors"),
-    case: Optional[list[str]] = typer.Option(None, "--case", help="only these cases (repeatable)"),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N (float32 either way)"),
+    directory: Path = typer.Argument(..., help="Fixture directory: checkpoint + cases.json + cases.safetensors."),
+    case: Optional[list[str]] = typer.Option(None, "--case", help="Only these cases (repeatable)."),
+    device: str = typer.Option("cpu", "--device", help="Device: cpu, cuda or cuda:N (float32 either way)."),
 ) -> None:
     """Run every golden case in DIRECTORY through our stack and compare with the recorded outputs."""
     from rich.console import Console

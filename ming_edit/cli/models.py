@@ -39,7 +39,7 @@ def models_list() -> None:
 
 
 @app.command("path")
-def models_path(name: str = typer.Argument(..., help="model name or repo id (see `models list`)")) -> None:
+def models_path(name: str = typer.Argument(..., help="Model name or repo id (see `models list`).")) -> None:
     """Print the local directory of a downloaded checkpoint."""
     from ming_edit.model import hub
 
@@ -51,7 +51,7 @@ def models_path(name: str = typer.Argument(..., help="model name or repo id (see
 
 
 @app.command("pull")
-def models_pull(name: str = typer.Argument(..., help="model name or repo id (see `models list`)")) -> None:
+def models_pull(name: str = typer.Argument(..., help="Model name or repo id (see `models list`).")) -> None:
     """Download a checkpoint into the Hugging Face cache."""
     from ming_edit.model import hub
 

@@ -10,16 +10,16 @@ import typer
 from ming_edit.dsp.convert import MAX_RATE, MIN_RATE  # numpy only, no torch
 from ming_edit.options import ModelOptions
 
-MODEL_HELP = "checkpoint directory (default: $MING_EDIT_MODEL, then the Hugging Face cache)"
+MODEL_HELP = "Checkpoint directory (default: $MING_EDIT_MODEL, then the Hugging Face cache)."
 MODEL = typer.Option(None, "--model", metavar="DIR", help=MODEL_HELP)
-DEVICE = typer.Option("auto", "--device", help="auto, cuda, cuda:N, mps or cpu")
-DTYPE = typer.Option(None, "--dtype", help="auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16")
-OVERWRITE = typer.Option(False, "--overwrite", help="replace an existing output file")
+DEVICE = typer.Option("auto", "--device", help="Device: auto, cuda, cuda:N, mps or cpu.")
+DTYPE = typer.Option(None, "--dtype", help="Precision: auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")
+OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output file.")
 # speak and clone
-SPEECH_OUTPUT = typer.Option(..., "-o", "--output", help="output audio file (.wav, .flac, .ogg, ...)")
-SAMPLE_RATE = typer.Option(None, "--sample-rate", min=MIN_RATE, max=MAX_RATE, help="output sample rate (default: the model's, 16000)")
-PAUSE = typer.Option(0.3, "--pause", min=0.0, max=5.0, help="silence between sentences, seconds")
-FLOW_SEED = typer.Option(None, "--seed", help="seed for the flow sampler")
+SPEECH_OUTPUT = typer.Option(..., "-o", "--output", help="Output audio file (.wav, .flac, .ogg, ...)")
+SAMPLE_RATE = typer.Option(None, "--sample-rate", min=MIN_RATE, max=MAX_RATE, help="Output sample rate (default: the model's, 16000).")
+PAUSE = typer.Option(0.3, "--pause", min=0.0, max=5.0, help="Silence between sentences, seconds.")
+FLOW_SEED = typer.Option(None, "--seed", help="Seed for the flow sampler.")
 
 
 def model_options(model: Optional[Path | str], device: str, dtype: Optional[str], seed: Optional[int]) -> ModelOptions:

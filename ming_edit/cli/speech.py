@@ -16,18 +16,18 @@ from ming_edit.errors import AudioError
 
 
 def transcribe_command(
-    inputs: list[Path] = typer.Argument(..., help="audio files or folders"),
-    context: Optional[Path] = typer.Option(None, "--context", help="hotword file: one term per line (or comma-separated)"),
-    lang: Optional[str] = typer.Option(None, "--lang", help="force the language/dialect, e.g. English, Chinese, Canton, 川渝"),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="txt, json, srt or vtt (default: from -o, else txt)"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="output file (one input) or folder (several)"),
+    inputs: list[Path] = typer.Argument(..., help="Audio files or folders."),
+    context: Optional[Path] = typer.Option(None, "--context", help="Hotword file: one term per line (or comma-separated)."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Force the language/dialect, e.g. English, Chinese, Canton, 川渝."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Format: txt, json, srt or vtt (default: from -o, else txt)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (one input) or folder (several)."),
     model: Optional[Path] = params.MODEL,
     device: str = params.DEVICE,
     dtype: Optional[str] = params.DTYPE,
-    seed: Optional[int] = typer.Option(None, "--seed", help="seed for the tokenizer's posterior sample"),
-    batch_size: int = typer.Option(4, "--batch-size", min=1, help="chunks of a long file decoded together"),
-    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="token limit per chunk"),
-    with_tokens: bool = typer.Option(False, "--with-tokens", hidden=True, help="json: include token ids"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the tokenizer's posterior sample."),
+    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Chunks of a long file decoded together."),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="Token limit per chunk."),
+    with_tokens: bool = typer.Option(False, "--with-tokens", hidden=True, help="JSON: include token ids."),
 ) -> None:
     """Transcribe speech to text (txt/json/srt/vtt); long recordings are split at pauses."""
     from ming_edit.options import TranscribeOptions
@@ -70,10 +70,10 @@ def transcribe_command(
 
 
 def speak_command(
-    text: str = typer.Argument(..., help="text to speak ('-' reads standard input)"),
+    text: str = typer.Argument(..., help="Text to speak ('-' reads standard input)."),
     output: Path = params.SPEECH_OUTPUT,
-    voice: Optional[Path] = typer.Option(None, "--voice", help="reference clip of the voice to use"),
-    voice_text: Optional[str] = typer.Option(None, "--voice-text", help="transcript of --voice (default: transcribe it)"),
+    voice: Optional[Path] = typer.Option(None, "--voice", help="Reference clip of the voice to use."),
+    voice_text: Optional[str] = typer.Option(None, "--voice-text", help="Transcript of --voice (default: transcribe it)."),
     sample_rate: Optional[int] = params.SAMPLE_RATE,
     pause: float = params.PAUSE,
     model: Optional[Path] = params.MODEL,
@@ -95,10 +95,10 @@ def speak_command(
 
 
 def clone_command(
-    reference: Path = typer.Argument(..., help="reference clip of the voice to clone (a few seconds of speech)"),
-    text: str = typer.Argument(..., help="text to speak ('-' reads standard input)"),
+    reference: Path = typer.Argument(..., help="Reference clip of the voice to clone (a few seconds of speech)."),
+    text: str = typer.Argument(..., help="Text to speak ('-' reads standard input)."),
     output: Path = params.SPEECH_OUTPUT,
-    ref_text: Optional[str] = typer.Option(None, "--ref-text", help="transcript of the reference (default: transcribe it)"),
+    ref_text: Optional[str] = typer.Option(None, "--ref-text", help="Transcript of the reference (default: transcribe it)."),
     sample_rate: Optional[int] = params.SAMPLE_RATE,
     pause: float = params.PAUSE,
     model: Optional[Path] = params.MODEL,
