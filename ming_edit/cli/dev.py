@@ -6,9 +6,12 @@ No torch import at module level: the library is imported inside the command.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:  # the library is imported inside the command (it pulls in torch)
+    from ming_edit.dev.conformance.report import ConformanceCheck
 
 
 app = typer.Typer(name="dev", help="Developer tools: conformance against upstream golden fixtures.",
@@ -20,7 +23,7 @@ def _group() -> None:
     """Developer tools: conformance against upstream golden fixtures."""
 
 
-def _tolerance(check: "ConformanceCheck") -> str:  # noqa: F821 - imported lazily
+def _tolerance(check: ConformanceCheck) -> str:
     if check.exact:
         return "exact"
     return f"{check.atol:.3g} + {check.rtol:.0e}|x|"

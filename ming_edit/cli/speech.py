@@ -32,7 +32,7 @@ def transcribe_command(
     """Transcribe speech to text (txt/json/srt/vtt); long recordings are split at pauses."""
     from ming_edit.options import TranscribeOptions
     from ming_edit.pipelines.transcribe import output_format, read_hotwords, transcribe_inputs
-    from ming_edit.speech.subtitles import render as render_transcripts
+    from ming_edit.speech.subtitles import Transcript, render as render_transcripts
 
     model_options = params.model_options(model, device, dtype, seed)
     fmt = output_format(fmt, output)
@@ -50,7 +50,7 @@ def transcribe_command(
         if stream_txt and several:
             write(f"==> {path} <==\n")
 
-    def on_transcript(transcript) -> None:  # type: ignore[no-untyped-def]
+    def on_transcript(transcript: Transcript) -> None:
         if output is None and fmt not in ("txt", "json"):
             write(render_transcripts([transcript], fmt, with_tokens))
 
@@ -58,7 +58,7 @@ def transcribe_command(
         report = transcribe_inputs(
             inputs, output, options, model_options,
             on_file=on_file, on_cue=(lambda cue: write(cue.text.strip() + "\n")) if stream_txt else None,
-            on_transcript=on_transcript, on_skip=lambda path, error: render.err(f"ming-edit: skipping {path}: {error}"),
+            on_transcript=on_transcript, on_skip=lambda path, error, stage: render.err(f"ming-edit: {stage} {path}: {error}"),
             on_progress=on_progress,
         )
     if output is None and fmt == "json":
@@ -120,4 +120,8 @@ def clone_command(
 
 
 def _read_text(text: str) -> str:
-    return sys.stdin.read() if text == "-" else text
+    """TEXT, or standard input for '-' (read no further than the longest text speak accepts, with
+    room for whitespace: a huge pipe is refused by that limit without being held in memory)."""
+    from ming_edit.pipelines.speak import MAX_TEXT_CHARS
+
+    return sys.stdin.read(4 * MAX_TEXT_CHARS + 1) if text == "-" else text

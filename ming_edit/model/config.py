@@ -2,6 +2,9 @@
 
 Every field keeps upstream's name and default so a reader can compare against the released
 configs; the raw dicts are kept for the Qwen2 backbones, which transformers builds for us.
+Every field that sizes an allocation is type- and range-checked first (model/config_schema.py: positive
+integers, finite numbers, objects where objects belong); JSON files are read with a size
+(64 MB) and nesting (32 levels) limit.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ming_edit.errors import CheckpointError
+from ming_edit.model.config_schema import MAX_JSON_BYTES, check_config, check_json_depth
 
 # The released MingTok-Audio works on 16 kHz mono in 320-sample (20 ms) frames.
 MODEL_SAMPLE_RATE = 16000
@@ -137,6 +141,7 @@ class MingConfig:
 
 def parse_config(raw: dict[str, Any], source: str = "config.json") -> MingConfig:
     """Turn a parsed config.json into a MingConfig, or raise CheckpointError naming what is wrong."""
+    check_config(raw, source)  # types and ranges first: nothing below may meet a list for a size
     try:
         if "llm_config" in raw or raw.get("model_type") == "bailingmm":
             audio = AudioTokenizerConfig.from_dict(raw["audio_tokenizer_config"])
@@ -147,9 +152,9 @@ def parse_config(raw: dict[str, Any], source: str = "config.json") -> MingConfig
             return MingConfig(kind="audio_vae", audio=AudioTokenizerConfig.from_dict(raw), raw=raw)
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{source}: malformed configuration ({type(err).__name__}: {err})") from None
-    arch = raw.get("architectures") or raw.get("model_type") or "unknown"
+    arch = repr(raw.get("architectures") or raw.get("model_type") or "unknown")[:80]
     raise CheckpointError(
-        f"{source}: unknown architecture {arch!r}; expected a Ming-UniAudio (bailingmm) "
+        f"{source}: unknown architecture {arch}; expected a Ming-UniAudio (bailingmm) "
         "or MingTok-Audio (AudioVAE) checkpoint"
     )
 
@@ -157,11 +162,16 @@ def parse_config(raw: dict[str, Any], source: str = "config.json") -> MingConfig
 def read_json_object(path: Path, what: str) -> dict[str, Any]:
     """A checkpoint's JSON file as a dict; CheckpointError naming the file otherwise."""
     try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise CheckpointError(f"{path}: {what} is larger than {MAX_JSON_BYTES >> 20} MB")
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: unreadable {what} ({err})") from None
+    except RecursionError:  # json's C parser recurses once per nesting level
+        raise CheckpointError(f"{path}: unreadable {what} (JSON nested too deeply)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # ValueError: bad JSON, a 5000-digit int
+        raise CheckpointError(f"{path}: unreadable {what} ({str(err).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
+    check_json_depth(raw, str(path))
     return raw
 
 

@@ -12,8 +12,12 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ming_edit.errors import CheckpointError, MingEditError, ModelNeededError, UsageError
+
+if TYPE_CHECKING:
+    from ming_edit.model.text_tokenizer import TextTokenizer
 
 MODEL_ENV = "MING_EDIT_MODEL"
 
@@ -161,6 +165,14 @@ def resolve_model_dir(explicit: str | os.PathLike | None, role: str = "edit") ->
         f"{ROLE_TASK.get(role, role)} needs the {entry.repo_id} model: pass --model DIR, "
         f"set {MODEL_ENV}=DIR, or run `ming-edit models pull {entry.name}`"
     )
+
+
+def text_tokenizer_for(explicit: str | os.PathLike | None, role: str) -> "TextTokenizer":
+    """The text tokenizer of the checkpoint serving ``role``, read without the weights: user text is
+    checked against its control tokens before a multi-GB load (tokenizers only, no torch)."""
+    from ming_edit.model.text_tokenizer import TextTokenizer
+
+    return TextTokenizer.from_dir(resolve_model_dir(explicit, role))
 
 
 def download_failure_reason(err: BaseException) -> str:

@@ -14,13 +14,13 @@ target device and dtype. Parameters take ``dtype``; persistent buffers (ISTFT wi
 keep the dtype the component declares for them. A CPU load without dtype change keeps the tensors
 safetensors returns (memory-mapped for large ones: pages come in on first use); a converting load
 copies and releases each shard before the next, so host memory peaks at about one shard above the
-model (benchmarks/load_checkpoint.py). Never unpickles.
+model (benchmarks/load_checkpoint.py). Never unpickles. Untrusted input: see model/checks.py (each
+tensor checked finite as it streams, so a memory-mapped load reads each page once).
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -31,7 +31,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from ming_edit.errors import CheckpointError
-from ming_edit.model.config import MingConfig, read_config
+from ming_edit.model.checks import check_finite, check_fits_weights, check_headers, confined_file, few
+from ming_edit.model.config import MingConfig, read_config, read_json_object
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -79,12 +80,6 @@ UNUSED_LLM_KEYS = (
 )
 
 
-def few(items: list[str], n: int = 4) -> str:
-    """The first ``n`` items, then how many more (one-line error messages)."""
-    shown = ", ".join(items[:n])
-    return shown + (f" (+{len(items) - n} more)" if len(items) > n else "")
-
-
 class Shard:
     """One open safetensors file; SafetensorError becomes CheckpointError naming the file."""
 
@@ -100,9 +95,11 @@ class Shard:
     def keys(self) -> list[str]:
         return list(self._handle.keys())
 
-    def shape(self, key: str) -> tuple[int, ...]:
+    def header(self, key: str) -> tuple[tuple[int, ...], str]:
+        """(shape, safetensors dtype name) of ``key`` from the header, without reading data."""
         try:
-            return tuple(self._handle.get_slice(key).get_shape())
+            view = self._handle.get_slice(key)
+            return tuple(view.get_shape()), str(view.get_dtype())
         except SafetensorError:
             raise CheckpointError(f"{self.path}: the index lists {key} in this shard, but it is not there") from None
 
@@ -132,17 +129,21 @@ class CheckpointFiles:
     def discover(cls, root: Path) -> "CheckpointFiles":
         index = root / INDEX_FILE
         if index.is_file():
-            try:
-                weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-                key_to_file = {str(k): root / str(v) for k, v in weight_map.items()}
-            except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
-                raise CheckpointError(f"{index}: unreadable shard index ({type(err).__name__}: {err})") from None
+            weight_map = read_json_object(index, "shard index").get("weight_map")
+            if not isinstance(weight_map, dict):
+                raise CheckpointError(f"{index}: unreadable shard index (no weight_map object)")
+            paths: dict[str, Path] = {}
+            for name in weight_map.values():  # refused: non-strings, absolute, '..', links leaving root
+                if not isinstance(name, str) or name not in paths:
+                    paths[name] = confined_file(root, name, index)
+            key_to_file = {str(k): paths[v] for k, v in weight_map.items()}
             missing = sorted({p.name for p in key_to_file.values() if not p.is_file()})
             if missing:
                 raise CheckpointError(f"{root}: shard files named by {INDEX_FILE} are missing: {few(missing)}")
             return cls(root, key_to_file)
         single = root / SINGLE_FILE
         if single.is_file():
+            confined_file(root, SINGLE_FILE, root)
             shard = Shard(single)
             return cls(root, {k: single for k in shard.keys()}, {single: shard})
         if any(root.glob("*.bin")) or any(root.glob("*.pt")):
@@ -155,8 +156,11 @@ class CheckpointFiles:
             self._open[path] = Shard(path)
         return self._open[path]
 
-    def shape(self, key: str) -> tuple[int, ...]:
-        return self.shard(self.key_to_file[key]).shape(key)
+    def header(self, key: str) -> tuple[tuple[int, ...], str]:
+        return self.shard(self.key_to_file[key]).header(key)
+
+    def total_bytes(self) -> int:
+        return sum(path.stat().st_size for path in set(self.key_to_file.values()))
 
     def group_by_shard(self, keys: Iterable[str]) -> dict[Path, list[str]]:
         groups: dict[Path, list[str]] = {}
@@ -261,7 +265,7 @@ def _build_on_meta(name: str, config: MingConfig, ckpt: Path) -> torch.nn.Module
             return component_class(name)(config)
     except CheckpointError as err:  # the component's own one-line reason; add where it comes from
         raise CheckpointError(f"{ckpt}/config.json: {err}") from None
-    except (ValueError, KeyError, TypeError, NotImplementedError) as err:
+    except (ValueError, KeyError, TypeError, NotImplementedError, RuntimeError, OverflowError) as err:
         # a configuration our classes cannot express: report it as a checkpoint problem
         message = f"{type(err).__name__}: {err}".splitlines()[0]
         raise CheckpointError(f"{ckpt}/config.json: unsupported {name} configuration ({message})") from None
@@ -314,14 +318,8 @@ def _stream(files: CheckpointFiles, wanted_keys: dict[str, torch.Tensor], aliase
     """Read every wanted key once, shard by shard, onto ``device``; returns key -> tensor."""
     source_of = {k: aliases.get(k, k) for k in wanted_keys}
     sources = sorted(set(source_of.values()))
-    # Shapes from the headers first, so a bad shape fails before any data is read.
-    bad = []
-    for key in wanted_keys:
-        shape = files.shape(source_of[key])
-        if tuple(shape) != tuple(wanted_keys[key].shape):
-            bad.append(f"{key} {tuple(shape)} (expected {tuple(wanted_keys[key].shape)})")
-    if bad:
-        raise CheckpointError(f"{files.root}: {len(bad)} keys have the wrong shape: {few(bad)}")
+    # Shapes and dtypes from the headers first, so a bad tensor fails before any data is read.
+    check_headers({k: files.header(source_of[k]) for k in wanted_keys}, wanted_keys, files.root)
     by_source: dict[str, torch.Tensor] = {}
     first_user = {}
     for key, source in source_of.items():
@@ -334,6 +332,7 @@ def _stream(files: CheckpointFiles, wanted_keys: dict[str, torch.Tensor], aliase
             target = _target_dtype(wanted_keys[first_user[key]], stored.dtype, dtype)
             # .to() returns the same (mmap-backed) tensor when nothing changes: no copy on CPU fp32.
             by_source[key] = stored.to(device=device, dtype=target)
+            check_finite(key, by_source[key], stored, path)
             if by_source[key] is stored:
                 untouched.append(key)
             else:
@@ -377,6 +376,7 @@ def load_stack(
     device = torch.device(device)
     dtype = dtype or default_dtype(device)
     files = CheckpointFiles.discover(ckpt)
+    check_fits_weights(config, len(files.key_to_file), files.total_bytes(), str(ckpt))
     modules = {n: _build_on_meta(n, config, ckpt) for n in available_components(config)}
     expected = _expected_tensors(modules, config)
     aliases = _tied_aliases(config, set(files.keys))

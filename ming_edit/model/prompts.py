@@ -11,6 +11,11 @@ The TTS prompt follows ``sample_tokens``: separately tokenized pieces, ``<audio>
 
 The ASR / TTS instruction strings are the ones of upstream's demo notebook (cookbooks/demo.ipynb);
 the edit instructions come from the one table of trained phrasings, ops/model_phrasing.py.
+
+User-supplied pieces (hotwords, forced language, the edit body between ``<prompt>`` and
+``</prompt>``, TTS text and reference transcript) are refused with a UsageError when they contain a
+control-token string of the tokenizer (text_tokenizer.refuse_control_tokens): the pipelines check
+before loading the model, these builders check again so no caller can skip it.
 """
 
 from __future__ import annotations
@@ -22,11 +27,18 @@ from typing import Sequence
 import torch
 
 from ming_edit.model.config import HOP_SAMPLES
-from ming_edit.model.text_tokenizer import TextTokenizer
+from ming_edit.model.text_tokenizer import (
+    AUDIO_PLACEHOLDER,
+    PROMPT_END,
+    PROMPT_START,
+    TextTokenizer,
+    check_asr_text,
+    check_tts_text,
+    refuse_control_tokens,
+)
 
 USER_PREFIX = "<role>HUMAN</role>"
 ASSISTANT_PREFIX = "<role>ASSISTANT</role>"
-AUDIO_PLACEHOLDER = "<AUDIO>"
 ASR_PATCH_SIZE = 5  # upstream's processor config; encode_audio_segments always pools 5 frames
 
 # ---- instruction texts (upstream demo) ----------------------------------------------------------
@@ -136,6 +148,7 @@ def asr_prompt(
 ) -> PromptIds:
     """Transcription prompt (demo ``speech_understanding``); ``language`` forces the output language
     or dialect by appending ``f"{language}\\t"``; ``hotwords`` makes it contextual ASR."""
+    check_asr_text(tokenizer, language, hotwords)
     text = hotword_instruction(hotwords, instruction)
     suffix = f"{language}\t" if language else None
     return understanding_prompt(tokenizer, text, num_samples, audio_first=False,
@@ -152,6 +165,8 @@ def edit_prompt(
 ) -> PromptIds:
     """Edit prompt (demo ``speech_edit``): audio first, then the ``<prompt>...</prompt>`` text
     (built by ops/model_phrasing.py); CoT appends ``<answer>``."""
+    body = instruction.removeprefix(PROMPT_START).removesuffix(PROMPT_END)
+    refuse_control_tokens(tokenizer, body, "the edit instruction")
     return understanding_prompt(tokenizer, instruction, num_samples, audio_first=True,
                                 patch_size=patch_size, append_text="<answer>" if use_cot else None)
 
@@ -169,6 +184,7 @@ def tts_prompt(
     ``prompt_frames`` is the frame count of the prompt audio's latent (ceil(samples / hop)); trailing
     frames that do not fill a patch are dropped, as upstream cuts them from the latent.
     """
+    check_tts_text(tokenizer, text, prompt_text)
     n_patches = int(prompt_frames) // patch_size
     head = (
         tokenizer.encode(USER_PREFIX)

@@ -12,17 +12,23 @@ Behaviour that decides the ids, and that we reproduce:
 * Tokens named in tokenizer_config.json / special_tokens_map.json but absent from tokenizer.json are
   appended as special tokens, as transformers does when it loads the files.
 * ``decode`` keeps special tokens and does not clean up spaces (clean_up_tokenization_spaces=False).
+
+User text never carries control tokens: ``control_tokens`` are the tokenizer's own added tokens
+(every special one, and markup-looking ``<...>`` / ``[...]`` ones), the strings of SpecialIds and
+the prompts' ``<AUDIO>`` placeholder; ``refuse_control_tokens`` turns a text containing one of them
+(as typed, or after the tokenizer's normalizer) into a UsageError naming it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from tokenizers import AddedToken, Tokenizer
 
-from ming_edit.errors import CheckpointError
+from ming_edit.errors import CheckpointError, UsageError
 from ming_edit.model.config import read_json_object
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -48,6 +54,7 @@ ROLE_START = "<role>"
 ROLE_END = "</role>"
 END_OF_TEXT = "<|endoftext|>"
 START_OF_TEXT = "<|startoftext|>"
+AUDIO_PLACEHOLDER = "<AUDIO>"  # not a token: prompts.expand_audio replaces it by audio patches
 
 # SpecialIds field -> token string; every one must exist in a Ming-UniAudio tokenizer.
 _SPECIAL_FIELDS: dict[str, str] = {
@@ -70,6 +77,10 @@ _SPECIAL_FIELDS: dict[str, str] = {
     "end_of_text": END_OF_TEXT,
     "start_of_text": START_OF_TEXT,
 }
+
+
+# Refused in user text even if a tokenizer lacks them (they are how our prompts are built).
+KNOWN_CONTROL_TOKENS = (*_SPECIAL_FIELDS.values(), AUDIO_PLACEHOLDER)
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,9 @@ class TextTokenizer:
                 f"{source}: not a Ming-UniAudio tokenizer, missing special tokens {', '.join(missing[:5])}"
             )
         self.special = SpecialIds(**{f: int(self._tok.token_to_id(t)) for f, t in _SPECIAL_FIELDS.items()})
+        self.control_tokens = self._find_control_tokens()
+        # Longest first, so '<gen_audioPatch>' is named rather than a shorter token inside it.
+        self._control = re.compile("|".join(re.escape(t) for t in self.control_tokens))
 
     @classmethod
     def from_dir(cls, directory: str | Path) -> "TextTokenizer":
@@ -164,6 +178,24 @@ class TextTokenizer:
                     self._tok.add_special_tokens([token])
                 else:
                     self._tok.add_tokens([token])
+
+    def _find_control_tokens(self) -> tuple[str, ...]:
+        """Added tokens matched in raw text before BPE: all special ones, and non-special ones that look
+        like markup (a plain added word such as a name is vocabulary, not control)."""
+        found = set(KNOWN_CONTROL_TOKENS)
+        for token in self._tok.get_added_tokens_decoder().values():
+            text = token.content
+            markup = len(text) > 2 and (text[0], text[-1]) in (("<", ">"), ("[", "]"))
+            if text.strip() and (token.special or markup):
+                found.add(text)
+        return tuple(sorted(found, key=lambda t: (-len(t), t)))
+
+    def find_control_token(self, text: str) -> str | None:
+        """The first control-token string in ``text`` (also after the normalizer), or None."""
+        match = self._control.search(text)
+        if match is None and self._tok.normalizer is not None:
+            match = self._control.search(self._tok.normalizer.normalize_str(text))
+        return match.group(0) if match else None
 
     # ---- text <-> ids -------------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
@@ -206,3 +238,26 @@ class TextTokenizer:
     @property
     def pad_id(self) -> int:
         return self.token_to_id(self.pad_token)
+
+
+def refuse_control_tokens(tokenizer: TextTokenizer, text: str, what: str) -> None:
+    """UsageError if user text ``what`` contains a control-token string (it must reach the model as text)."""
+    found = tokenizer.find_control_token(text)
+    if found is not None:
+        raise UsageError(f"{what} contains {found!r}, a control token of the model's tokenizer; "
+                         "remove it (the model would read it as a command, not as text)")
+
+
+def check_asr_text(tokenizer: TextTokenizer, language: str | None, hotwords: Iterable[str]) -> None:
+    """UsageError if a hotword or the forced language holds a control-token string."""
+    for word in hotwords:
+        refuse_control_tokens(tokenizer, word, f"the hotword {word.strip()[:60]!r}")
+    if language:
+        refuse_control_tokens(tokenizer, language, "--lang")
+
+
+def check_tts_text(tokenizer: TextTokenizer, text: str, prompt_text: str | None) -> None:
+    """UsageError if the text to speak or the reference transcript holds a control-token string."""
+    refuse_control_tokens(tokenizer, text, "the text")
+    if prompt_text:
+        refuse_control_tokens(tokenizer, prompt_text, "the reference transcript")

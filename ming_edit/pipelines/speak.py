@@ -2,6 +2,14 @@
 
 Long text is spoken sentence by sentence in the reference voice, joined with short pauses. Audio
 is streamed into the atomic writer while it is generated: a failure never leaves a partial output.
+
+Limits, checked before the model loads (one UsageError line, exit 2):
+* the text: at most MAX_TEXT_CHARS (20,000) characters after whitespace is collapsed (about 20-40
+  minutes of speech); longer text is refused with how to split it;
+* the reference transcript (--voice-text / --ref-text): at most MAX_REFERENCE_TEXT_CHARS (2,000);
+  a 30 s clip holds a few hundred characters, and the transcript is repeated in every sentence's prompt;
+* neither may contain a control-token string of the checkpoint's tokenizer (``<|endoftext|>``,
+  ``<gen_audioPatch>``, ``<audio>``, ``<role>``, ...): it would be read as a command, not spoken.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from ming_edit.speech.vad import is_silent
 
 MIN_REFERENCE_SECONDS = 1.0
 MAX_REFERENCE_SECONDS = 30.0
+MAX_TEXT_CHARS = 20_000
+MAX_REFERENCE_TEXT_CHARS = 2_000
 
 
 def default_voice() -> tuple[Path, str]:
@@ -38,6 +48,9 @@ def check_text(text: str) -> str:
     text = " ".join(text.split())
     if not text:
         raise UsageError("nothing to say: the text is empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise UsageError(f"the text is {len(text):,} characters; speak takes at most {MAX_TEXT_CHARS:,} per run: "
+                         "split it (e.g. at paragraphs) and speak each part to its own file")
     if not has_speakable_content(text):
         raise UsageError("the text has nothing speakable (only symbols, punctuation or emoji)")
     bad = unsupported_letters(text)
@@ -74,6 +87,15 @@ def check_tokenizable(tokenizer: Any, text: str) -> None:
         raise UsageError(f"the text uses characters the model's tokenizer cannot represent: {''.join(bad[:10])}")
 
 
+def check_control_tokens(model: ModelOptions, text: str, reference_text: str | None) -> None:
+    """Refuse control-token strings in the user's text with the checkpoint's own tokenizer, before
+    the weights load (prompts.tts_prompt checks again)."""
+    from ming_edit.model.hub import text_tokenizer_for
+    from ming_edit.model.text_tokenizer import check_tts_text
+
+    check_tts_text(text_tokenizer_for(model.model, "tts"), text, reference_text)
+
+
 def check_reference(mono16k: np.ndarray, source: str) -> None:
     seconds = len(mono16k) / MODEL_SAMPLE_RATE
     if seconds < MIN_REFERENCE_SECONDS:
@@ -104,6 +126,10 @@ def synthesize(
     check_reference(ref16k, str(reference))
     if reference_text is not None and not reference_text.strip():
         raise UsageError("the reference transcript is empty; leave it out to transcribe the clip")
+    if reference_text is not None and len(reference_text) > MAX_REFERENCE_TEXT_CHARS:
+        raise UsageError(f"the reference transcript is {len(reference_text):,} characters; the limit is "
+                         f"{MAX_REFERENCE_TEXT_CHARS:,} (it should say what the 1-30 s clip says)")
+    check_control_tokens(model, text, reference_text)
 
     stack = session.open_stack(model, "tts")
     check_tokenizable(stack.text_tokenizer, text)

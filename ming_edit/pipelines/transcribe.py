@@ -4,6 +4,13 @@ long recordings split at pauses and stitched with their timestamps.
 The model is loaded once per process (session.get_stack) however many files one call handles.
 Library only: cues, finished transcripts and skipped files are reported through callbacks, and
 the CLI decides what to print.
+
+Limits (one UsageError line, exit 2, before the model loads):
+* hotword file (--context): at most MAX_HOTWORD_FILE_BYTES (1 MB) and MAX_HOTWORDS (10,000) distinct
+  terms, parsed in one linear pass; the prompt must still fit the model's context, which the ASR
+  loop checks;
+* --lang: one line, no tab, at most MAX_LANG_CHARS (40) characters (the model's language tag);
+* hotwords and --lang may not contain a control-token string of the checkpoint's tokenizer.
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ from ming_edit.speech.vad import MAX_CHUNK_SECONDS, Span, is_silent, speech_exte
 TOKENS_PER_SECOND_CAP = 12
 # The model answers "<language>\t<text>" unless the language was forced.
 _LANGUAGE_TAG = re.compile(r"^\s*([^\t\n]{1,40})\t(.*)$", re.S)
+MAX_LANG_CHARS = 40
+MAX_HOTWORD_FILE_BYTES = 1_000_000
+MAX_HOTWORDS = 10_000
+_TERM_SEPARATORS = re.compile(r"[,，]")
 
 CueCallback = Callable[[Cue], None]
 
@@ -40,6 +51,10 @@ def read_hotwords(path: Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"hotword file {path} does not exist")
+    size = path.stat().st_size
+    if size > MAX_HOTWORD_FILE_BYTES:
+        raise UsageError(f"hotword file {path} is {size:,} bytes; the limit is {MAX_HOTWORD_FILE_BYTES:,} "
+                         f"(and {MAX_HOTWORDS:,} terms): keep the names and terms this recording may contain")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
@@ -48,13 +63,27 @@ def read_hotwords(path: Path) -> list[str]:
     for line in text.splitlines():
         if line.strip().startswith("#"):
             continue
-        for term in re.split(r"[,，]", line):
+        for term in _TERM_SEPARATORS.split(line):
             term = " ".join(term.split())
             if term:
                 terms.setdefault(term)
+        if len(terms) > MAX_HOTWORDS:
+            raise UsageError(f"hotword file {path} has more than {MAX_HOTWORDS:,} terms; "
+                             "keep the names and terms this recording may contain")
     if not terms:
         raise UsageError(f"hotword file {path} is empty (one term per line, or comma-separated)")
     return list(terms)
+
+
+def check_lang(lang: str | None) -> None:
+    """--lang is a short one-line name: it becomes the model's "<language>\t" answer prefix."""
+    if lang is None:
+        return
+    if not lang.strip():
+        raise UsageError("--lang is empty")
+    if len(lang) > MAX_LANG_CHARS or any(ch in lang for ch in "\t\r\n"):
+        raise UsageError(f"--lang takes a language or dialect name of at most {MAX_LANG_CHARS} characters on "
+                         "one line, e.g. English, Chinese, Canton")
 
 
 def token_cap(seconds: float) -> int:
@@ -154,9 +183,10 @@ class Transcriber:
             on_progress(task, len(todo), len(todo))
         return Transcript(source, len(mono16k) / rate, language, tuple(cues), tuple(chunks))
 
-    def transcribe_file(self, path: Path, **kwargs: Any) -> Transcript:
+    def transcribe_file(self, path: Path, *, options: TranscribeOptions = TranscribeOptions(),
+                        on_cue: CueCallback | None = None, on_progress: ProgressCallback | None = None) -> Transcript:
         mono16k, _, _, _ = session.load_for_model(Path(path))
-        return self.transcribe_array(mono16k, source=str(path), **kwargs)
+        return self.transcribe_array(mono16k, source=str(path), options=options, on_cue=on_cue, on_progress=on_progress)
 
 
 @dataclass(frozen=True)
@@ -186,14 +216,14 @@ def transcribe_inputs(
     on_file: Callable[[Path], None] | None = None,
     on_cue: CueCallback | None = None,
     on_transcript: Callable[[Transcript], None] | None = None,
-    on_skip: Callable[[Path, str], None] | None = None,
+    on_skip: Callable[[Path, str, str], None] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> TranscribeReport:
     """The `transcribe` task: every check happens before the model loads; with ``output`` each
     transcript file is written atomically once complete. Several inputs: a bad file is reported
-    (``on_skip``) and skipped, the rest are transcribed; the report names every failure."""
-    if options.lang is not None and not options.lang.strip():
-        raise UsageError("--lang is empty")
+    (``on_skip(path, error, stage)``, stage "skipping" before the model loads, "failed" after) and
+    skipped, the rest are transcribed; the report names every failure."""
+    check_lang(options.lang)
     found = files.expand_inputs(inputs)
     several = len(found) > 1 or any(Path(i).is_dir() for i in inputs)
     failures: list[Failure] = []
@@ -208,7 +238,7 @@ def transcribe_inputs(
             except AudioError as err:
                 failures.append(Failure(path, str(err)))
                 if on_skip is not None:
-                    on_skip(path, str(err))
+                    on_skip(path, str(err), "skipping")
         if not readable:
             raise AudioError(f"none of the {len(found)} inputs could be read (first: {failures[0].error})")
         found = readable
@@ -225,6 +255,11 @@ def transcribe_inputs(
     elif several and options.fmt in ("srt", "vtt"):
         raise UsageError(f"{options.fmt} for several files needs -o FOLDER (one subtitle file per input)")
 
+    if options.hotwords or options.lang:  # the checkpoint's own control tokens, before the weights load
+        from ming_edit.model.hub import text_tokenizer_for
+        from ming_edit.model.text_tokenizer import check_asr_text
+
+        check_asr_text(text_tokenizer_for(model.model, "asr"), options.lang, options.hotwords)
     transcriber = Transcriber.open(model, noise)
     results: list[Transcript] = []
     written: list[Path] = []
@@ -238,7 +273,7 @@ def transcribe_inputs(
                 raise
             failures.append(Failure(path, str(err)))
             if on_skip is not None:
-                on_skip(path, str(err))
+                on_skip(path, str(err), "failed")
             continue
         results.append(transcript)
         target = targets.get(transcript.source)
