@@ -101,10 +101,17 @@ def edit_file(
         from ming_edit.pipelines.regenerate import regenerate
 
         return regenerate(result, fmt, subtype, options, on_cot=on_cot, on_progress=on_progress)
-    return _edit_with_dsp(result, fmt, subtype, options)
+    return _edit_with_dsp(result, fmt, subtype, options, on_progress)
 
 
-def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOptions) -> EditResult:
+def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOptions,
+                   on_progress: ProgressCallback | None = None) -> EditResult:
+    """Plans whose steps all stream (pipelines/stream_edit.can_stream) run block by block in
+    constant memory; plans with loudness, denoise or a true-peak `peak` step are decoded whole."""
+    from ming_edit.pipelines.stream_edit import can_stream, edit_streamed
+
+    if can_stream(result.plan):
+        return edit_streamed(result, fmt, subtype, options, *conversion_targets(result.plan, options), on_progress)
     from ming_edit.dsp import apply_operations
 
     audio, info = audio_in.read_audio(result.input)

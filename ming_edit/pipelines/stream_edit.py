@@ -1,0 +1,268 @@
+"""Streamed DSP edits: blocks in, blocks out, so peak memory does not grow with the recording.
+
+Streams volume, sample-peak `peak`, speed, pitch and the format steps (channels, sample rate,
+convert). Plans with loudness, denoise or a true-peak `peak` step stay on the in-memory path of
+pipelines/edit.py, as they need the whole signal at once (a later change will stream them).
+
+A plan runs as a chain of pointwise steps (volume, channels, a measured peak gain) over a source:
+the input file, or raw float32 scratch beside the output. A step that needs the whole signal
+reads the chain once to measure it first (peak; for sox steps also length and 20 ms energies).
+A sox step (speed, pitch, resample) runs one sox process per piece (dsp/tempo.py's quiet cuts),
+each fed by its own reader and fitted to its exact length at its offset in a new scratch file;
+sox's float32 output is kept as is, so reading it back is lossless. The last pass writes the
+output: the clipping rule needs its peak, so a boosting plan measures first; any other writes at
+once and, if a block clips, drops that attempt, measures, and writes again scaled.
+Each step computes, block by block, what dsp/engine.py computes on the whole array (same scale,
+cuts, lengths and bytes through sox), so the results match. Progress is reported per pass.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from contextlib import ExitStack
+from dataclasses import replace
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ming_edit.dsp import tempo
+from ming_edit.dsp.convert import remix
+from ming_edit.dsp.engine import _number, _speed_factor, apply_operation, validate_operation
+from ming_edit.dsp.peak import normalize_peak
+from ming_edit.dsp.sox import headroom_scale, sox_pieces_to_file
+from ming_edit.errors import AudioError
+from ming_edit.io import audio as audio_in
+from ming_edit.io import formats
+from ming_edit.io.writer import audio_writer, clip_rule, scratch_file
+from ming_edit.ops.operation import FORMAT_OPS, Operation, Plan
+from ming_edit.options import EditOptions, EditResult, ProgressCallback
+
+STREAMED_OPS = ("volume", "peak", "speed", "pitch", *FORMAT_OPS)
+BLOCK = audio_in.BLOCK_FRAMES
+Step = Callable[[np.ndarray], np.ndarray]
+
+
+def can_stream(plan: Plan) -> bool:
+    """Every step streams (a true-peak `peak` needs the in-memory oversampling meter)."""
+    return all(o.op in STREAMED_OPS and not (o.op == "peak" and o.args.get("true_peak")) for o in plan.operations)
+
+
+class _Input:
+    """The input file. Its length is the decoded one, known once a whole read has finished."""
+
+    def __init__(self, info: audio_in.AudioInfo) -> None:
+        self.info, self.frames = info, None
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        count = 0
+        for block in audio_in.read_blocks(self.info, start, stop):  # finite; whole reads checked complete
+            count += block.shape[0]
+            yield block
+        if start == 0 and stop is None:
+            self.frames = count
+
+
+class _Scratch:
+    """Raw float32 frames a sox step wrote, or silence (``path`` None)."""
+
+    def __init__(self, path: os.PathLike | None, frames: int, channels: int, release: Callable[[], None]) -> None:
+        self.path, self.frames, self.channels, self.release = path, frames, channels, release
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        stop = self.frames if stop is None else stop
+        if self.path is None:
+            for pos in range(start, stop, BLOCK):
+                yield np.zeros((min(BLOCK, stop - pos), self.channels))
+            return
+        with open(self.path, "rb") as f:
+            f.seek(start * self.channels * 4)
+            for pos in range(start, stop, BLOCK):
+                raw = np.empty((min(BLOCK, stop - pos), self.channels), dtype="<f4")
+                if f.readinto(raw) != raw.nbytes:
+                    raise AudioError(f"the scratch file {self.path} was cut short while editing")
+                yield raw.astype(np.float64)
+
+
+class _Chain:
+    """A source and the pointwise steps applied to each of its blocks."""
+
+    def __init__(self, source: _Input | _Scratch, rate: int, channels: int, steps: tuple[Step, ...] = ()) -> None:
+        self.source, self.rate, self.channels, self.steps = source, rate, channels, steps
+
+    @property
+    def frames(self) -> int | None:
+        return self.source.frames
+
+    def then(self, step: Step, channels: int | None = None) -> _Chain:
+        return _Chain(self.source, self.rate, channels or self.channels, self.steps + (step,))
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        for block in self.source.blocks(start, stop):
+            for step in self.steps:
+                block = step(block)
+            yield block
+
+
+class _Clipped(Exception):
+    """A block of an output written before its peak was known went beyond full scale."""
+
+
+class _StreamedEdit:
+    def __init__(self, result: EditResult, info: audio_in.AudioInfo, fmt: str, subtype: str, options: EditOptions,
+                 on_progress: ProgressCallback | None, stages: list[Operation]) -> None:
+        self.result, self.info, self.fmt, self.subtype, self.options = result, info, fmt, subtype, options
+        self.on_progress = on_progress
+        self.stack = ExitStack()  # every scratch file, removed however the edit ends
+        self.notes: list[str] = []
+        bounded = formats.is_bounded(subtype)
+        self.measure_output = bounded and any(o.op == "volume" and _number(o, "factor") > 1.0 for o in stages)
+        sox_steps = sum(o.op in ("speed", "resample") or (o.op == "pitch" and _number(o, "semitones")) for o in stages)
+        peaks = sum(o.op == "peak" for o in stages)
+        self.done, self.planned = 0, 1 + self.measure_output + peaks + 2 * sox_steps  # measure + sox for each
+
+    def _pass(self, total: int | None) -> Callable[[int], None]:
+        """Start the next pass; returns its progress callback (frames done)."""
+        self.done += 1
+        self.planned = max(self.planned, self.done)
+        task = f"editing {self.result.input.name}: pass {self.done}/{self.planned}"
+        report = self.on_progress or (lambda task, done, total: None)
+        report(task, 0, total)
+        return lambda frames: report(task, frames, total)
+
+    def measure(self, chain: _Chain, energy: bool = False) -> tuple[int, float, float, np.ndarray | None]:
+        """(frames, max, min, per-20 ms energy or None) of the chain, in one pass."""
+        tick = self._pass(chain.frames or self.info.frames)
+        meter = tempo.EnergyMeter(chain.rate) if energy else None
+        frames, high, low = 0, -math.inf, math.inf
+        for block in chain.blocks():
+            high, low = max(high, float(block.max())), min(low, float(block.min()))
+            if meter is not None:
+                meter.feed(block)
+            frames += block.shape[0]
+            tick(frames)
+        return frames, high, low, meter.energy() if meter is not None else None
+
+    def step(self, chain: _Chain, op: Operation) -> _Chain:
+        if op.op == "channels":
+            have, want = chain.channels, int(op.args["channels"])
+            remix(np.zeros((1, have)), want)  # refuses an undefined remix before any work
+            self.notes.append(f"channels {have} -> {want}")
+            return chain.then(lambda block: remix(block, want), want)
+        if op.op == "volume":
+            factor = _number(op, "factor")
+            self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes  # the engine's note text
+            return chain.then(lambda block: block * factor)
+        if op.op == "peak":
+            frames, high, low, _ = self.measure(chain)
+            peak_db, level = _number(op, "peak_db"), max(high, -low)
+            self.notes += normalize_peak(np.full((1, 1), level), chain.rate, peak_db, False)[1]  # its refusal, its note
+            gain = 10.0 ** ((peak_db - 20.0 * math.log10(level)) / 20.0)  # dsp/peak.py's gain, same operations
+            return chain.then(lambda block: block * gain)
+        if op.op == "resample":
+            rate = int(op.args["sample_rate"])
+            self.notes.append(f"sample rate {chain.rate} -> {rate} Hz")
+            frames, high, low, _ = self.measure(chain)
+            scale = headroom_scale(np.array([high, low]))
+            out = self.run_sox(chain, ["rate", "-v"], [0, frames], [round(frames * rate / chain.rate)], scale, rate)
+            return out.then(lambda block: block / scale)  # dsp/convert.resample divides
+        if op.op == "pitch" and _number(op, "semitones") == 0.0:
+            self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes
+            return chain
+        frames, high, low, energy = self.measure(chain, energy=True)
+        if op.op == "speed":
+            factor = _speed_factor(op, frames / chain.rate)
+            ratio, effect = 1.0 / factor, tempo.speed_effect(factor)
+            seconds = frames / chain.rate, round(frames * ratio) / chain.rate
+            self.notes.append(f"speed x{factor:g}: {seconds[0]:.2f} s -> {seconds[1]:.2f} s, pitch kept")
+            if factor == 1.0:
+                self.planned -= 1
+                return chain
+        else:
+            ratio, effect = 1.0, tempo.pitch_effect(_number(op, "semitones"))
+            self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes
+        if high == 0.0 and low == 0.0:  # silence stays silence, at the requested length (as dsp/tempo.py)
+            self.planned -= 1
+            self._release(chain)
+            return _Chain(_Scratch(None, round(frames * ratio), chain.channels, lambda: None), chain.rate, chain.channels)
+        pieces = tempo.piece_count(frames, chain.rate)
+        cuts = tempo.quiet_cuts(energy, frames, chain.rate, pieces) if pieces > 1 else [0, frames]
+        scale = headroom_scale(np.array([high, low]))
+        out = self.run_sox(chain, effect, cuts, tempo.piece_frames(cuts, ratio), scale, chain.rate)
+        inverse = 1.0 / scale
+        return out.then(lambda block: block * inverse)  # dsp/tempo.py multiplies by the inverse
+
+    def run_sox(self, chain: _Chain, effect: list[str], cuts: list[int], lengths: list[int], scale: float,
+                rate: int) -> _Chain:
+        """Each piece chain[cuts[i]:cuts[i+1]] * scale through its own sox process, fitted to
+        lengths[i] frames, at its offset in a new scratch file (in parallel, as dsp/tempo.py)."""
+        own = ExitStack()
+        self.stack.callback(own.close)
+        path = own.enter_context(scratch_file(self.result.output))
+        pieces = [lambda i=i: (block * scale for block in chain.blocks(cuts[i], cuts[i + 1])) for i in range(len(lengths))]
+        sox_pieces_to_file(path, pieces, lengths, chain.rate, chain.channels, effect, out_rate=rate,
+                           block_frames=BLOCK, tick=self._pass(sum(lengths)))
+        self._release(chain)
+        return _Chain(_Scratch(path, sum(lengths), chain.channels, own.close), rate, chain.channels)
+
+    @staticmethod
+    def _release(chain: _Chain) -> None:
+        """Remove the scratch file a chain reads once nothing reads it any more (disk space)."""
+        if isinstance(chain.source, _Scratch):
+            chain.source.release()
+
+    def write(self, chain: _Chain) -> tuple[int, str | None, float]:
+        """Write the output, applying the clipping rule; returns (frames, note, clip gain dB)."""
+        peak = None
+        if self.measure_output:
+            _, high, low, _ = self.measure(chain)
+            peak = max(high, -low)
+        while True:
+            gain, note, gain_db = clip_rule(peak, self.subtype, no_limit=self.options.no_limit) if peak is not None \
+                else (1.0, None, 0.0)
+            try:
+                return self._write_pass(chain, gain if note else None, peak is None), note, gain_db
+            except _Clipped:
+                self.planned += 2
+                _, high, low, _ = self.measure(chain)
+                peak = max(high, -low)
+
+    def _write_pass(self, chain: _Chain, gain: float | None, check_clip: bool) -> int:
+        tick = self._pass(chain.frames or self.info.frames)
+        check_clip = check_clip and formats.is_bounded(self.subtype)
+        with audio_writer(self.result.output, chain.rate, chain.channels, fmt=self.fmt, subtype=self.subtype,
+                          kbps=self.options.bitrate) as out:
+            for block in chain.blocks():
+                audio_in.check_finite(block, chain.rate, "the edited audio", offset=out.frames)
+                if check_clip and (block.max() > 1.0 or block.min() < -1.0):
+                    raise _Clipped()
+                if gain is not None:
+                    block *= gain
+                out.write(block)
+                tick(out.frames)
+        return out.frames
+
+
+def edit_streamed(result: EditResult, fmt: str, subtype: str, options: EditOptions, channels: int | None,
+                  sample_rate: int | None, on_progress: ProgressCallback | None = None) -> EditResult:
+    """Edit ``result.input`` into ``result.output`` block by block: the conversions to ``channels``
+    / ``sample_rate`` first (as pipelines/edit.py's ``_convert``), then the plan's other steps."""
+    info = audio_in.probe(result.input)
+    stages = [Operation("channels", {"channels": channels})] if channels and channels != info.channels else []
+    if sample_rate and sample_rate != info.sample_rate:
+        stages.append(Operation("resample", {"sample_rate": sample_rate}))
+    stages += [o for o in result.plan.operations if o.op not in FORMAT_OPS]
+    for op in stages:
+        validate_operation(op)
+    edit = _StreamedEdit(result, info, fmt, subtype, options, on_progress, stages)
+    source = _Input(info)
+    with edit.stack:
+        chain = _Chain(source, info.sample_rate, info.channels)
+        for op in stages:
+            chain = edit.step(chain, op)
+            if chain.frames == 0:  # e.g. a one-sample clip made 4x faster: never write an empty file
+                raise AudioError(f"{result.input} is too short for this edit: nothing would be left of it")
+        frames, note, clip_gain_db = edit.write(chain)
+    notes = edit.notes + ([note] if note else [])
+    return replace(result, duration_in=source.frames / info.sample_rate, duration_out=frames / chain.rate,
+                   notes=tuple(notes), clip_gain_db=clip_gain_db)
