@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ming_edit.dsp.convert import MAX_RATE, MIN_RATE  # numpy only, no torch
+from ming_edit.ops.operation import OUTPUT_RATES
 from ming_edit.options import ModelOptions
 
 MODEL_HELP = "Checkpoint directory (default: $MING_EDIT_MODEL, then the Hugging Face cache)."
@@ -17,7 +17,7 @@ DTYPE = typer.Option(None, "--dtype", help="Precision: auto (bf16 on GPU, fp32 o
 OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output file.")
 # speak and clone
 SPEECH_OUTPUT = typer.Option(..., "-o", "--output", help="Output audio file (.wav, .flac, .ogg, ...)")
-SAMPLE_RATE = typer.Option(None, "--sample-rate", min=MIN_RATE, max=MAX_RATE, help="Output sample rate (default: the model's, 16000).")
+SAMPLE_RATE = typer.Option(None, "--sample-rate", min=OUTPUT_RATES[0], max=OUTPUT_RATES[1], help="Output sample rate (default: the model's, 16000).")
 PAUSE = typer.Option(0.3, "--pause", min=0.0, max=5.0, help="Silence between sentences, seconds.")
 FLOW_SEED = typer.Option(None, "--seed", help="Seed for the flow sampler.")
 

@@ -7,8 +7,9 @@ import numpy as np
 
 from ming_edit.dsp.sox import fit_length, headroom_scale, run_sox
 from ming_edit.errors import UsageError
+from ming_edit.ops.operation import OUTPUT_RATES
 
-MIN_RATE, MAX_RATE = 8000, 384000
+MIN_RATE, MAX_RATE = OUTPUT_RATES
 
 
 def validate_conversion(sample_rate: int | None, channels: int | None) -> None:

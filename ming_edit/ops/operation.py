@@ -15,6 +15,7 @@ from typing import Any
 FORMAT_OPS = ("channels", "resample", "convert")
 DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise") + FORMAT_OPS
 MODEL_OPS = ("delete", "insert", "substitute", "emotion", "dialect", "add_sound", "freeform")  # the rest: the model
+OUTPUT_RATES = (8000, 384000)  # what resample / --sample-rate accept, Hz
 DEFAULT_LUFS = -16.0  # "normalize" alone means podcast loudness
 DEFAULT_TRUE_PEAK = -1.0
 

@@ -9,8 +9,7 @@ is refused, and a negated clause ("don't normalize", "without denoising") remove
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 from ming_edit.errors import UsageError
 from ming_edit.ops import guards
@@ -138,9 +137,8 @@ def split_clauses(masked: str) -> list[str]:
 
 
 # ---- matching --------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _table() -> list[tuple[str, re.Pattern[str], Any]]:
-    return [(p.op, p.compiled(), p.extract) for p in TABLE]
+def _table() -> Iterator[tuple[str, re.Pattern[str], Any]]:
+    return ((p.op, p.compiled(), p.extract) for p in TABLE)
 
 
 def match_clause(clause: str, quoted: list[str]) -> Operation | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -30,16 +31,22 @@ class Phrase:
     extract: Extract
 
     def compiled(self) -> re.Pattern[str]:
-        """Compile; a group name repeated across alternatives ("A NUM|NUM B") gets a __k suffix
-        that ``groups_of`` folds back, since Python's re refuses duplicate names."""
-        seen: dict[str, int] = {}
+        """Compiled on first use (a clause usually matches early rows: start-up stays short)."""
+        return _compile(self.pattern)
 
-        def rename(m: re.Match[str]) -> str:
-            name = m.group(1)
-            seen[name] = seen.get(name, -1) + 1
-            return f"(?P<{name}__{seen[name]}>" if seen[name] else m.group(0)
 
-        return re.compile(re.sub(r"\(\?P<(\w+)>", rename, self.pattern), re.IGNORECASE)
+@lru_cache(maxsize=None)
+def _compile(pattern: str) -> re.Pattern[str]:
+    """A group name repeated across alternatives ("A NUM|NUM B") gets a __k suffix that
+    ``groups_of`` folds back, since Python's re refuses duplicate names."""
+    seen: dict[str, int] = {}
+
+    def rename(m: re.Match[str]) -> str:
+        name = m.group(1)
+        seen[name] = seen.get(name, -1) + 1
+        return f"(?P<{name}__{seen[name]}>" if seen[name] else m.group(0)
+
+    return re.compile(re.sub(r"\(\?P<(\w+)>", rename, pattern), re.IGNORECASE)
 
 
 def groups_of(m: re.Match[str]) -> Groups:
