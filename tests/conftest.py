@@ -44,3 +44,21 @@ def speech_bench():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    """Count real checkpoint loads (the per-process model cache is emptied first)."""
+    from ming_edit.model import loader, session
+
+    session.clear_cache()
+    count = {"n": 0}
+    real = loader.load_stack
+
+    def counting(*args, **kwargs):
+        count["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "load_stack", counting)
+    yield count
+    session.clear_cache()

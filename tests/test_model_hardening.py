@@ -22,7 +22,6 @@ from typer.testing import CliRunner
 
 from benchmarks.checkpoints import golden_config, mingtok_config, random_state, upstream_key_shapes, write_checkpoint
 from ming_edit.errors import CheckpointError, UsageError
-from ming_edit.model import loader, session
 from ming_edit.model.config import parse_config, read_config
 from ming_edit.model.loader import load_stack
 from ming_edit.model.text_tokenizer import TextTokenizer
@@ -45,22 +44,6 @@ def cli():
     from ming_edit.cli.app import app
 
     return app
-
-
-@pytest.fixture
-def loads(monkeypatch):
-    """Count real checkpoint loads (the per-process cache is emptied first)."""
-    session.clear_cache()
-    count = {"n": 0}
-    real = loader.load_stack
-
-    def counting(*args, **kwargs):
-        count["n"] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(loader, "load_stack", counting)
-    yield count
-    session.clear_cache()
 
 
 def invoke(cli, args):

@@ -15,7 +15,6 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from ming_edit.model import session
-from ming_edit.model import loader
 
 GOLDEN = Path(__file__).parent / "golden"
 LSB = 1.0 / 32768
@@ -31,22 +30,6 @@ def cli():
 def invoke(cli, args):
     result = CliRunner().invoke(cli, [str(a) for a in args])
     return result
-
-
-@pytest.fixture
-def loads(monkeypatch):
-    """Count real checkpoint loads (the per-process cache is emptied first)."""
-    session.clear_cache()
-    count = {"n": 0}
-    real = loader.load_stack
-
-    def counting(*args, **kwargs):
-        count["n"] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(loader, "load_stack", counting)
-    yield count
-    session.clear_cache()
 
 
 @pytest.fixture
