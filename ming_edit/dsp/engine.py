@@ -39,7 +39,7 @@ class DspResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _number(op: Operation, name: str, default: float | None = None) -> float:
+def number_arg(op: Operation, name: str, default: float | None = None) -> float:
     value: Any = op.args.get(name, default)
     if value is None:
         raise UsageError(f"{op.op} needs a '{name}' argument")
@@ -62,26 +62,26 @@ def validate_operation(op: Operation) -> None:
     if op.op not in DSP_OPS:
         raise UsageError(f"'{op.op}' is not a DSP operation (DSP operations: {', '.join(DSP_OPS)})")
     if op.op == "volume":
-        factor = _number(op, "factor")
+        factor = number_arg(op, "factor")
         if not 0.0 < factor <= VOLUME_MAX:
             raise UsageError(f"volume factor {factor:g} is out of range (0, {VOLUME_MAX:g}] (+40 dB)")
     elif op.op == "loudness":
-        _check_range(op, "lufs", _number(op, "lufs", DEFAULT_LUFS), *LUFS_RANGE)
-        _check_range(op, "true_peak_db", _number(op, "true_peak_db", DEFAULT_TRUE_PEAK), *TRUE_PEAK_RANGE)
+        _check_range(op, "lufs", number_arg(op, "lufs", DEFAULT_LUFS), *LUFS_RANGE)
+        _check_range(op, "true_peak_db", number_arg(op, "true_peak_db", DEFAULT_TRUE_PEAK), *TRUE_PEAK_RANGE)
     elif op.op == "peak":
-        _check_range(op, "peak_db", _number(op, "peak_db"), *PEAK_RANGE)
+        _check_range(op, "peak_db", number_arg(op, "peak_db"), *PEAK_RANGE)
         if not isinstance(op.args.get("true_peak", False), bool):
             raise UsageError(f"peak true_peak must be true or false, got {op.args['true_peak']!r}")
     elif op.op == "speed" and "duration" in op.args:
-        _check_range(op, "duration", _number(op, "duration"), 1e-3, 86400.0)
+        _check_range(op, "duration", number_arg(op, "duration"), 1e-3, 86400.0)
     elif op.op == "speed":
-        _check_range(op, "factor", _number(op, "factor"), *SPEED_RANGE)
+        _check_range(op, "factor", number_arg(op, "factor"), *SPEED_RANGE)
     elif op.op in FORMAT_OPS:
         from ming_edit.dsp.convert import validate_conversion
 
         validate_conversion(op.args.get("sample_rate"), op.args.get("channels"))
     elif op.op == "pitch":
-        _check_range(op, "semitones", _number(op, "semitones"), *PITCH_RANGE)
+        _check_range(op, "semitones", number_arg(op, "semitones"), *PITCH_RANGE)
 
 
 def _check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -107,15 +107,15 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
     if op.op in FORMAT_OPS:
         raise UsageError(f"'{op.op}' changes the file's format; pipelines/edit.py applies it, not the engine")
     if op.op == "volume":
-        factor = _number(op, "factor")
+        factor = number_arg(op, "factor")
         return DspResult(audio * factor, [f"volume x{factor:g} ({20 * math.log10(factor):+.1f} dB)"])
     if op.op == "loudness":
         from ming_edit.dsp.loudness.normalize import normalize_loudness
 
         if sample_rate < MIN_LOUDNESS_RATE:
             raise AudioError(f"loudness needs a sample rate of at least {MIN_LOUDNESS_RATE} Hz")
-        target = _number(op, "lufs", DEFAULT_LUFS)
-        ceiling = _number(op, "true_peak_db", DEFAULT_TRUE_PEAK)
+        target = number_arg(op, "lufs", DEFAULT_LUFS)
+        ceiling = number_arg(op, "true_peak_db", DEFAULT_TRUE_PEAK)
         out, notes = normalize_loudness(audio, sample_rate, target, ceiling)
         return DspResult(out, notes)
     if op.op == "peak":
@@ -124,19 +124,19 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
         true_peak = bool(op.args.get("true_peak", False))
         if true_peak and sample_rate < MIN_LOUDNESS_RATE:
             raise AudioError(f"true-peak normalisation needs a sample rate of at least {MIN_LOUDNESS_RATE} Hz")
-        out, notes = normalize_peak(audio, sample_rate, _number(op, "peak_db"), true_peak)
+        out, notes = normalize_peak(audio, sample_rate, number_arg(op, "peak_db"), true_peak)
         return DspResult(out, notes)
     if op.op == "speed":
         from ming_edit.dsp.tempo import change_speed
 
-        factor = _speed_factor(op, audio.shape[0] / sample_rate)
+        factor = speed_factor(op, audio.shape[0] / sample_rate)
         out = change_speed(audio, sample_rate, factor)
         secs = (audio.shape[0] / sample_rate, out.shape[0] / sample_rate)
         return DspResult(out, [f"speed x{factor:g}: {secs[0]:.2f} s -> {secs[1]:.2f} s, pitch kept"])
     if op.op == "pitch":
         from ming_edit.dsp.tempo import shift_pitch
 
-        semitones = _number(op, "semitones")
+        semitones = number_arg(op, "semitones")
         out = shift_pitch(audio, sample_rate, semitones)
         return DspResult(out, [f"pitch {semitones:+g} semitones, duration kept"])
     from ming_edit.dsp.denoise import denoise
@@ -144,10 +144,10 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
     return DspResult(denoise(audio, sample_rate), ["denoised (MMSE log-spectral amplitude)"])
 
 
-def _speed_factor(op: Operation, seconds: float) -> float:
+def speed_factor(op: Operation, seconds: float) -> float:
     if "duration" not in op.args:
-        return _number(op, "factor")
-    target = _number(op, "duration")
+        return number_arg(op, "factor")
+    target = number_arg(op, "duration")
     factor = seconds / target
     if not SPEED_RANGE[0] <= factor <= SPEED_RANGE[1]:
         raise UsageError(f"the audio lasts {seconds:.2f} s; making it last {target:g} s needs speed x{factor:.3g}, "

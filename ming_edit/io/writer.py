@@ -141,6 +141,10 @@ class BlockWriter:
         self._file, self._where = handle, (path, fmt, subtype, int(handle.samplerate))
         self.frames = 0
 
+    @property
+    def sample_rate(self) -> int:
+        return self._where[3]
+
     def write(self, audio: np.ndarray) -> None:
         try:
             self._file.write(audio)
@@ -228,33 +232,33 @@ def write_text(path: Path, text: str) -> None:
 
 
 class AudioStream:
-    """Mono float samples appended to an open sound file as they are generated. Samples beyond full
+    """Mono float samples appended as they are generated (speech synthesis). Samples beyond full
     scale cannot be rescaled afterwards, so they are clipped and counted (``clipped``)."""
 
-    def __init__(self, handle: sf.SoundFile) -> None:
-        self._file = handle
-        self.frames = 0
+    def __init__(self, out: BlockWriter) -> None:
+        self._out = out
         self.clipped = 0
 
     @property
     def sample_rate(self) -> int:
-        return int(self._file.samplerate)
+        return self._out.sample_rate
+
+    @property
+    def frames(self) -> int:
+        return self._out.frames
 
     def write(self, samples: np.ndarray) -> None:
-        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1, 1)
         over = np.abs(samples) > 1.0
         if over.any():
             self.clipped += int(over.sum())
             samples = np.clip(samples, -1.0, 1.0)
         if samples.size:
-            self._file.write(samples)
-            self._file.flush()
-            self.frames += samples.size
+            self._out.write(samples)
 
 
 @contextlib.contextmanager
 def audio_stream(path: Path, sample_rate: int, *, fmt: str, subtype: str) -> Iterator[AudioStream]:
     """An AudioStream into a temp file that becomes ``path`` when the block ends without error."""
-    with atomic_output(path) as tmp:
-        with _open(tmp, path, sample_rate, 1, fmt=fmt, subtype=subtype, kbps=None) as handle:
-            yield AudioStream(handle)
+    with audio_writer(path, sample_rate, 1, fmt=fmt, subtype=subtype) as out:
+        yield AudioStream(out)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ming_edit.dsp import tempo
 from ming_edit.dsp.convert import remix
-from ming_edit.dsp.engine import _number, _speed_factor, apply_operation, validate_operation
+from ming_edit.dsp.engine import apply_operation, number_arg, speed_factor, validate_operation
 from ming_edit.dsp.peak import normalize_peak
 from ming_edit.dsp.sox import headroom_scale, sox_pieces_to_file
 from ming_edit.errors import AudioError
@@ -116,8 +116,8 @@ class _StreamedEdit:
         self.stack = ExitStack()  # every scratch file, removed however the edit ends
         self.notes: list[str] = []
         bounded = formats.is_bounded(subtype)
-        self.measure_output = bounded and any(o.op == "volume" and _number(o, "factor") > 1.0 for o in stages)
-        sox_steps = sum(o.op in ("speed", "resample") or (o.op == "pitch" and _number(o, "semitones")) for o in stages)
+        self.measure_output = bounded and any(o.op == "volume" and number_arg(o, "factor") > 1.0 for o in stages)
+        sox_steps = sum(o.op in ("speed", "resample") or (o.op == "pitch" and number_arg(o, "semitones")) for o in stages)
         peaks = sum(o.op == "peak" for o in stages)
         self.done, self.planned = 0, 1 + self.measure_output + peaks + 2 * sox_steps  # measure + sox for each
 
@@ -150,12 +150,12 @@ class _StreamedEdit:
             self.notes.append(f"channels {have} -> {want}")
             return chain.then(lambda block: remix(block, want), want)
         if op.op == "volume":
-            factor = _number(op, "factor")
+            factor = number_arg(op, "factor")
             self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes  # the engine's note text
             return chain.then(lambda block: block * factor)
         if op.op == "peak":
             frames, high, low, _ = self.measure(chain)
-            peak_db, level = _number(op, "peak_db"), max(high, -low)
+            peak_db, level = number_arg(op, "peak_db"), max(high, -low)
             self.notes += normalize_peak(np.full((1, 1), level), chain.rate, peak_db, False)[1]  # its refusal, its note
             gain = 10.0 ** ((peak_db - 20.0 * math.log10(level)) / 20.0)  # dsp/peak.py's gain, same operations
             return chain.then(lambda block: block * gain)
@@ -166,12 +166,12 @@ class _StreamedEdit:
             scale = headroom_scale(np.array([high, low]))
             out = self.run_sox(chain, ["rate", "-v"], [0, frames], [round(frames * rate / chain.rate)], scale, rate)
             return out.then(lambda block: block / scale)  # dsp/convert.resample divides
-        if op.op == "pitch" and _number(op, "semitones") == 0.0:
+        if op.op == "pitch" and number_arg(op, "semitones") == 0.0:
             self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes
             return chain
         frames, high, low, energy = self.measure(chain, energy=True)
         if op.op == "speed":
-            factor = _speed_factor(op, frames / chain.rate)
+            factor = speed_factor(op, frames / chain.rate)
             ratio, effect = 1.0 / factor, tempo.speed_effect(factor)
             seconds = frames / chain.rate, round(frames * ratio) / chain.rate
             self.notes.append(f"speed x{factor:g}: {seconds[0]:.2f} s -> {seconds[1]:.2f} s, pitch kept")
@@ -179,7 +179,7 @@ class _StreamedEdit:
                 self.planned -= 1
                 return chain
         else:
-            ratio, effect = 1.0, tempo.pitch_effect(_number(op, "semitones"))
+            ratio, effect = 1.0, tempo.pitch_effect(number_arg(op, "semitones"))
             self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes
         if high == 0.0 and low == 0.0:  # silence stays silence, at the requested length (as dsp/tempo.py)
             self.planned -= 1
