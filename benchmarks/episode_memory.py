@@ -35,9 +35,12 @@ OPS = {
     "speed": "make it 10% faster",
     "peak": "normalize peaks to -1 dB",
     "mono": "make it mono",
+    "loudness": "normalize for podcasts",
+    "truepeak": "normalize peaks to -1 dBTP",
+    "denoise": "remove the background noise",
 }
 # the in-memory path as it was before streaming: the same CLI with the streaming route switched off
-BEFORE = ("import sys; from ming_edit.pipelines import stream_edit; stream_edit.can_stream = lambda plan: False; "
+BEFORE = ("import sys; from ming_edit.pipelines import stream_edit; stream_edit.can_stream = lambda plan, subtype=None: False; "
           "sys.argv[0] = 'ming-edit'; from ming_edit.cli.app import main; main()")
 
 

@@ -56,7 +56,7 @@ def both_paths(monkeypatch, tmp_path: Path, src: Path, instruction: str, subtype
         m.setattr(audio_in, "read_audio", lambda path: pytest.fail("decoded whole"))
         streamed = edit_file(src, plan, tmp_path / "streamed.wav", opts)
     with monkeypatch.context() as m:
-        m.setattr(stream_edit, "can_stream", lambda plan: False)
+        m.setattr(stream_edit, "can_stream", lambda plan, subtype=None: False)
         whole = edit_file(src, plan, tmp_path / "whole.wav", opts)
     a, _ = sf.read(str(streamed.output), dtype="float64", always_2d=True)
     b, _ = sf.read(str(whole.output), dtype="float64", always_2d=True)
@@ -74,6 +74,11 @@ def both_paths(monkeypatch, tmp_path: Path, src: Path, instruction: str, subtype
     ("slow it down to 80%", False),
     ("raise the pitch by two semitones", False),
     ("resample to 16 kHz", False),
+    ("normalize for podcasts", True),
+    ("normalize to -23 LUFS -2 dBTP", True),
+    ("normalize peaks to -1 dBTP", True),
+    ("make it mono, then normalize for podcasts", True),
+    ("resample to 44.1 kHz, then normalize to -14 LUFS, then make it 10% faster", False),
     ("make it mono, then resample to 22050 Hz, then make it 10% faster, then turn it down 2 dB, "
      "then normalize peaks to -3 dB, then lower the pitch by one semitone", False),
 ])
@@ -217,3 +222,17 @@ def test_ten_minutes_of_48k_stereo_edit_in_constant_memory(tmp_path: Path) -> No
         assert code == 0
         assert max_kib / 1024 < 150, f"{instruction}: peak RSS {max_kib / 1024:.0f} MiB"  # the float64 audio is 440 MiB
     assert sf.info(str(tmp_path / "out.wav")).frames == 10 * 60 * rate
+
+
+def test_streamed_loudness_limits_like_in_memory(monkeypatch, tmp_path: Path, speech: np.ndarray) -> None:
+    """A quiet speaker with loud clicks: +20 dB of gain, the limiter at work in many blocks."""
+    audio = 0.1 * episode(speech, 20.0, 44100, stereo=True)
+    audio[::88200] = 0.9  # a click every two seconds
+    src = write(tmp_path / "quiet.wav", audio, 44100, subtype="FLOAT")
+    streamed, _, a, b = both_paths(monkeypatch, tmp_path, src, "normalize to -16 LUFS -1.5 dBTP")
+    assert np.array_equal(a, b)
+    assert any("limited" in note for note in streamed.notes)
+    from ming_edit.dsp.loudness.meter import integrated_loudness
+    from ming_edit.dsp.loudness.truepeak import true_peak_dbtp
+
+    assert abs(integrated_loudness(a, 44100) + 16.0) < 0.05 and true_peak_dbtp(a, 44100) <= -1.5

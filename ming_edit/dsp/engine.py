@@ -112,8 +112,7 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
     if op.op == "loudness":
         from ming_edit.dsp.loudness.normalize import normalize_loudness
 
-        if sample_rate < MIN_LOUDNESS_RATE:
-            raise AudioError(f"loudness needs a sample rate of at least {MIN_LOUDNESS_RATE} Hz")
+        check_rate(op, sample_rate)
         target = number_arg(op, "lufs", DEFAULT_LUFS)
         ceiling = number_arg(op, "true_peak_db", DEFAULT_TRUE_PEAK)
         out, notes = normalize_loudness(audio, sample_rate, target, ceiling)
@@ -122,8 +121,7 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
         from ming_edit.dsp.peak import normalize_peak
 
         true_peak = bool(op.args.get("true_peak", False))
-        if true_peak and sample_rate < MIN_LOUDNESS_RATE:
-            raise AudioError(f"true-peak normalisation needs a sample rate of at least {MIN_LOUDNESS_RATE} Hz")
+        check_rate(op, sample_rate)
         out, notes = normalize_peak(audio, sample_rate, number_arg(op, "peak_db"), true_peak)
         return DspResult(out, notes)
     if op.op == "speed":
@@ -142,6 +140,14 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
     from ming_edit.dsp.denoise import denoise
 
     return DspResult(denoise(audio, sample_rate), ["denoised (MMSE log-spectral amplitude)"])
+
+
+def check_rate(op: Operation, sample_rate: int) -> None:
+    """Loudness and true peak need the K-weighting's and the meter's bands inside Nyquist."""
+    if op.op == "loudness" and sample_rate < MIN_LOUDNESS_RATE:
+        raise AudioError(f"loudness needs a sample rate of at least {MIN_LOUDNESS_RATE} Hz")
+    if op.op == "peak" and op.args.get("true_peak") and sample_rate < MIN_LOUDNESS_RATE:
+        raise AudioError(f"true-peak normalisation needs a sample rate of at least {MIN_LOUDNESS_RATE} Hz")
 
 
 def speed_factor(op: Operation, seconds: float) -> float:

@@ -25,13 +25,18 @@ def peak_level(audio: np.ndarray, sample_rate: int, true_peak: bool) -> float:
     return float(np.max(np.abs(audio)))
 
 
-def normalize_peak(audio: np.ndarray, sample_rate: int, peak_db: float, true_peak: bool) -> tuple[np.ndarray, list[str]]:
-    """(audio scaled so its peak is ``peak_db``, notes). Silence is refused: no gain reaches a target."""
+def peak_gain(level: float, peak_db: float, true_peak: bool) -> tuple[float, str]:
+    """(linear gain bringing a peak of ``level`` (linear) to ``peak_db``, the note). Silence is
+    refused: no gain reaches a target."""
     unit = "dBTP" if true_peak else "dBFS"
-    level = peak_level(audio, sample_rate, true_peak)
     if not level > 10.0 ** (SILENCE_DBFS / 20.0):
         raise AudioError(f"the audio is silent (peak below {SILENCE_DBFS:g} dBFS); there is no peak to normalise")
     gain_db = peak_db - 20.0 * math.log10(level)
-    out = audio * (10.0 ** (gain_db / 20.0))
     kind = "true peak" if true_peak else "sample peak"
-    return out, [f"{kind} {20.0 * math.log10(level):.2f} -> {peak_db:g} {unit} (gain {gain_db:+.2f} dB)"]
+    return 10.0 ** (gain_db / 20.0), f"{kind} {20.0 * math.log10(level):.2f} -> {peak_db:g} {unit} (gain {gain_db:+.2f} dB)"
+
+
+def normalize_peak(audio: np.ndarray, sample_rate: int, peak_db: float, true_peak: bool) -> tuple[np.ndarray, list[str]]:
+    """(audio scaled so its peak is ``peak_db``, notes)."""
+    gain, note = peak_gain(peak_level(audio, sample_rate, true_peak), peak_db, true_peak)
+    return audio * gain, [note]

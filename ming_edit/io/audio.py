@@ -175,6 +175,36 @@ def read_blocks(info: AudioInfo, start: int = 0, stop: int | None = None,
         check_decoded(info, pos)
 
 
+class RangeReader:
+    """Reads of short frame ranges of ``info.path`` through one open file (a context manager):
+    opening the file per read would cost more than decoding the range."""
+
+    def __init__(self, info: AudioInfo) -> None:
+        self.info = info
+        self.file: sf.SoundFile | None = None
+
+    def __enter__(self) -> RangeReader:
+        try:
+            self.file = sf.SoundFile(str(self.info.path))
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioError(f"{self.info.path} could not be decoded ({libsndfile_reason(err)})") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.file is not None:
+            self.file.close()
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """float64 [<= stop - start, channels] from frame ``start``, refused if not finite."""
+        try:
+            self.file.seek(start)
+            block = self.file.read(stop - start, dtype="float64", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioError(f"{self.info.path} could not be decoded ({libsndfile_reason(err)})") from None
+        check_finite(block, self.info.sample_rate, self.info.path, offset=start)
+        return block
+
+
 def check_decoded(info: AudioInfo, frames: int) -> None:
     """Refuse a file that decoded to nothing, or to fewer frames than its header declares."""
     if frames == 0:
@@ -195,3 +225,46 @@ def check_finite(audio: np.ndarray, sample_rate: int, path: Path | str, offset: 
             f"{path} contains NaN or infinite samples (first at {(offset + first) / sample_rate:.3f} s); "
             "repair or re-export the source"
         )
+
+
+# Sample formats numpy holds exactly as stored: reading them so (instead of as float) lets a splice
+# copy a recording's own samples to its output bit for bit, whatever libsndfile's float scaling.
+NATIVE_DTYPES = {"PCM_16": np.int16, "PCM_24": np.int32, "PCM_32": np.int32, "FLOAT": np.float32, "DOUBLE": np.float64}
+_INT_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+
+
+def native_dtype(subtype: str) -> np.dtype:
+    """The numpy type a file of ``subtype`` is read as by ``read_native`` (float64 for the rest:
+    8-bit, u-law/A-law, lossy codecs)."""
+    return np.dtype(NATIVE_DTYPES.get(subtype, np.float64))
+
+
+def read_native(path: Path) -> tuple[np.ndarray, AudioInfo]:
+    """Decode ``path`` to [frames, channels] in its stored sample type (``native_dtype``; PCM_24
+    comes as int32 with the low byte zero), validated as ``read_audio`` validates."""
+    info = probe(path)
+    dtype = native_dtype(info.subtype)
+    try:
+        audio, _ = sf.read(str(info.path), dtype=dtype.name, always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise AudioError(f"{info.path} could not be decoded ({libsndfile_reason(err)})") from None
+    check_decoded(info, audio.shape[0])
+    if dtype.kind == "f":
+        check_finite(audio, info.sample_rate, info.path)
+    return audio, AudioInfo(info.path, info.sample_rate, audio.shape[1], audio.shape[0], info.format, info.subtype)
+
+
+def to_float(audio: np.ndarray) -> np.ndarray:
+    """Native samples as float64 at full scale 1.0 (libsndfile's scaling; exact for every type)."""
+    scale = _INT_SCALE.get(audio.dtype)
+    return audio.astype(np.float64) / scale if scale else audio.astype(np.float64)
+
+
+def from_float(audio: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float64 samples in ``dtype`` (integers rounded, clipped to the type's range)."""
+    dtype = np.dtype(dtype)
+    scale = _INT_SCALE.get(dtype)
+    if scale is None:
+        return audio.astype(dtype)
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(audio * scale), info.min, info.max).astype(dtype)

@@ -107,17 +107,15 @@ def edit_file(
 def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOptions,
                    on_progress: ProgressCallback | None = None) -> EditResult:
     """Plans whose steps all stream (pipelines/stream_edit.can_stream) run block by block in
-    constant memory; plans with loudness, denoise or a true-peak `peak` step are decoded whole."""
+    constant memory; the others (denoise; loudness into a lossy file) are decoded whole."""
     from ming_edit.pipelines.stream_edit import can_stream, edit_streamed
 
-    if can_stream(result.plan):
+    if can_stream(result.plan, subtype):
         return edit_streamed(result, fmt, subtype, options, *conversion_targets(result.plan, options), on_progress)
     from ming_edit.dsp import apply_operations
 
     audio, info = audio_in.read_audio(result.input)
     ops = tuple(o for o in result.plan.operations if o.op not in FORMAT_OPS)
-    if any(o.op == "loudness" for o in ops) and not audio.any():
-        raise AudioError(f"{result.input} is silent (every sample is zero); there is no loudness to normalise")
     # format conversions first: loudness and peaks are then measured on what is written
     channels, sample_rate = conversion_targets(result.plan, options)
     audio, rate, notes = _convert(audio, info.sample_rate, channels, sample_rate)

@@ -1,19 +1,21 @@
 """Streamed DSP edits: blocks in, blocks out, so peak memory does not grow with the recording.
 
-Streams volume, sample-peak `peak`, speed, pitch and the format steps (channels, sample rate,
-convert). Plans with loudness, denoise or a true-peak `peak` step stay on the in-memory path of
-pipelines/edit.py, as they need the whole signal at once (a later change will stream them).
+Streams every DSP step: volume, peak (sample or true), loudness, speed, pitch and the format steps
+(channels, sample rate, convert); denoise too. The one exception is a lossy output that ends on
+loudness: it is fitted to the codec on the whole decoded signal (pipelines/edit.py).
 
 A plan runs as a chain of pointwise steps (volume, channels, a measured peak gain) over a source:
-the input file, or raw float32 scratch beside the output. A step that needs the whole signal
-reads the chain once to measure it first (peak; for sox steps also length and 20 ms energies).
-A sox step (speed, pitch, resample) runs one sox process per piece (dsp/tempo.py's quiet cuts),
-each fed by its own reader and fitted to its exact length at its offset in a new scratch file;
-sox's float32 output is kept as is, so reading it back is lossless. The last pass writes the
-output: the clipping rule needs its peak, so a boosting plan measures first; any other writes at
-once and, if a block clips, drops that attempt, measures, and writes again scaled.
-Each step computes, block by block, what dsp/engine.py computes on the whole array (same scale,
-cuts, lengths and bytes through sox), so the results match. Progress is reported per pass.
+the input file, raw float32 scratch beside the output, or frames computed on demand (a
+loudness-normalised signal: dsp/loudness/normalize.Rendered). A step that needs the whole signal
+reads the chain once to measure it first (peak; for sox steps also length and 20 ms energies);
+loudness and true peak read it through a FrameReader (one pass in order, then only the ranges
+the limiter needs). A sox step (speed, pitch, resample) runs one sox process per piece
+(dsp/tempo.py's quiet cuts), each fed by its own reader and fitted to its exact length at its
+offset in a new scratch file; sox's float32 output is kept as is, so reading it back is
+lossless. The last pass writes the output: the clipping rule needs its peak, so a boosting plan
+measures first; any other writes at once and, if a block clips, drops that attempt, measures,
+and writes again scaled. Each step computes, block by block, what dsp/engine.py computes on the
+whole array, so the results match. Progress is reported per pass.
 """
 
 from __future__ import annotations
@@ -28,33 +30,47 @@ import numpy as np
 
 from ming_edit.dsp import tempo
 from ming_edit.dsp.convert import remix
-from ming_edit.dsp.engine import apply_operation, number_arg, speed_factor, validate_operation
-from ming_edit.dsp.peak import normalize_peak
+from ming_edit.dsp.engine import apply_operation, check_rate, number_arg, speed_factor, validate_operation
+from ming_edit.dsp.frames import FrameReader, zero_padded
+from ming_edit.dsp.loudness.normalize import plan_loudness
+from ming_edit.dsp.loudness.truepeak import TruePeakScanner, block_statistics
+from ming_edit.dsp.peak import peak_gain
 from ming_edit.dsp.sox import headroom_scale, sox_pieces_to_file
 from ming_edit.errors import AudioError
 from ming_edit.io import audio as audio_in
 from ming_edit.io import formats
 from ming_edit.io.writer import audio_writer, clip_rule, scratch_file
-from ming_edit.ops.operation import FORMAT_OPS, Operation, Plan
+from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, FORMAT_OPS, Operation, Plan
 from ming_edit.options import EditOptions, EditResult, ProgressCallback
 
-STREAMED_OPS = ("volume", "peak", "speed", "pitch", *FORMAT_OPS)
+STREAMED_OPS = ("volume", "peak", "loudness", "speed", "pitch", *FORMAT_OPS)
 BLOCK = audio_in.BLOCK_FRAMES
 Step = Callable[[np.ndarray], np.ndarray]
 
 
-def can_stream(plan: Plan) -> bool:
-    """Every step streams (a true-peak `peak` needs the in-memory oversampling meter)."""
-    return all(o.op in STREAMED_OPS and not (o.op == "peak" and o.args.get("true_peak")) for o in plan.operations)
+def can_stream(plan: Plan, subtype: str = "PCM_16") -> bool:
+    """Every step streams. A lossy output that ends on loudness is fitted to the codec on the
+    whole decoded signal (loudness.normalize.fit_decoded), so it stays in memory."""
+    ops = [o for o in plan.operations if o.op not in FORMAT_OPS]
+    if ops and ops[-1].op == "loudness" and subtype in formats.LOSSY_SUBTYPES:
+        return False
+    return all(o.op in STREAMED_OPS for o in plan.operations)
 
 
 class _Input:
-    """The input file. Its length is the decoded one, known once a whole read has finished."""
+    """The input file. Its length is the decoded one, known once a whole read has finished.
+    Short ranges (the true-peak meter's scattered blocks) share one open file."""
 
-    def __init__(self, info: audio_in.AudioInfo) -> None:
-        self.info, self.frames = info, None
+    def __init__(self, info: audio_in.AudioInfo, stack: ExitStack) -> None:
+        self.info, self.frames, self.stack = info, None, stack
+        self.ranges: audio_in.RangeReader | None = None
 
     def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        if stop is not None and stop - start <= BLOCK:
+            if self.ranges is None:
+                self.ranges = self.stack.enter_context(audio_in.RangeReader(self.info))
+            yield self.ranges.read(start, stop)
+            return
         count = 0
         for block in audio_in.read_blocks(self.info, start, stop):  # finite; whole reads checked complete
             count += block.shape[0]
@@ -82,6 +98,34 @@ class _Scratch:
                 if f.readinto(raw) != raw.nbytes:
                     raise AudioError(f"the scratch file {self.path} was cut short while editing")
                 yield raw.astype(np.float64)
+
+
+class _Reader:
+    """A chain as a FrameReader (random access to its frames, zeros outside)."""
+
+    def __init__(self, chain: _Chain, frames: int) -> None:
+        self.chain, self.frames, self.channels = chain, frames, chain.channels
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        def inside(lo: int, hi: int) -> np.ndarray:
+            blocks = list(self.chain.blocks(lo, hi)) if hi > lo else []
+            got = np.concatenate(blocks) if blocks else np.zeros((0, self.channels))
+            if got.shape[0] != hi - lo:
+                raise AudioError(f"the input changed while it was being edited (frames {lo}-{hi} could not be read)")
+            return got
+        return zero_padded(inside, self.frames, self.channels, start, stop)
+
+
+class _Computed:
+    """Frames a FrameReader computes on demand (a loudness-normalised signal)."""
+
+    def __init__(self, reader: FrameReader) -> None:
+        self.reader, self.frames = reader, reader.frames
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        stop = self.frames if stop is None else stop
+        for pos in range(start, stop, BLOCK):
+            yield self.reader.read(pos, min(stop, pos + BLOCK))
 
 
 class _Chain:
@@ -130,6 +174,12 @@ class _StreamedEdit:
         report(task, 0, total)
         return lambda frames: report(task, frames, total)
 
+    def _frames(self, chain: _Chain) -> int:
+        """The chain's exact length: a lossy input's header is not exact, so it is decoded once."""
+        if chain.frames is None and self.info.subtype not in formats.LOSSY_SUBTYPES:
+            chain.source.frames = self.info.frames  # the header of an uncompressed file is exact (checked)
+        return chain.frames if chain.frames is not None else self.measure(chain)[0]
+
     def measure(self, chain: _Chain, energy: bool = False) -> tuple[int, float, float, np.ndarray | None]:
         """(frames, max, min, per-20 ms energy or None) of the chain, in one pass."""
         tick = self._pass(chain.frames or self.info.frames)
@@ -153,11 +203,25 @@ class _StreamedEdit:
             factor = number_arg(op, "factor")
             self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes  # the engine's note text
             return chain.then(lambda block: block * factor)
+        if op.op == "loudness":
+            target, ceiling = number_arg(op, "lufs", DEFAULT_LUFS), number_arg(op, "true_peak_db", DEFAULT_TRUE_PEAK)
+            check_rate(op, chain.rate)
+            reader = _Reader(chain, self._frames(chain))
+            signal, notes = plan_loudness(reader, chain.rate, target, ceiling, on_frames=self._pass(reader.frames))
+            self.notes += notes
+            return _Chain(_Computed(signal), chain.rate, chain.channels)
+        if op.op == "peak" and op.args.get("true_peak"):
+            check_rate(op, chain.rate)
+            reader = _Reader(chain, self._frames(chain))
+            stats = block_statistics(reader, on_frames=self._pass(reader.frames))
+            level = TruePeakScanner(reader, chain.rate, stats=stats).true_peak()
+            gain, note = peak_gain(level, number_arg(op, "peak_db"), True)
+            self.notes.append(note)
+            return chain.then(lambda block: block * gain)
         if op.op == "peak":
-            frames, high, low, _ = self.measure(chain)
-            peak_db, level = number_arg(op, "peak_db"), max(high, -low)
-            self.notes += normalize_peak(np.full((1, 1), level), chain.rate, peak_db, False)[1]  # its refusal, its note
-            gain = 10.0 ** ((peak_db - 20.0 * math.log10(level)) / 20.0)  # dsp/peak.py's gain, same operations
+            _, high, low, _ = self.measure(chain)
+            gain, note = peak_gain(max(high, -low), number_arg(op, "peak_db"), False)  # dsp/peak.py's gain and note
+            self.notes.append(note)
             return chain.then(lambda block: block * gain)
         if op.op == "resample":
             rate = int(op.args["sample_rate"])
@@ -255,7 +319,7 @@ def edit_streamed(result: EditResult, fmt: str, subtype: str, options: EditOptio
     for op in stages:
         validate_operation(op)
     edit = _StreamedEdit(result, info, fmt, subtype, options, on_progress, stages)
-    source = _Input(info)
+    source = _Input(info, edit.stack)
     with edit.stack:
         chain = _Chain(source, info.sample_rate, info.channels)
         for op in stages:

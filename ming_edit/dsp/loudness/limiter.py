@@ -92,19 +92,31 @@ def step_maxima(required_db: np.ndarray, step: int) -> np.ndarray:
     return padded.reshape(-1, step).max(axis=1)
 
 
-def expand(coarse_db: np.ndarray, step: int, dtype: type = np.float64) -> np.ndarray:
-    """Per-sample curve (len(coarse_db) * step values), linear between grid nodes; a node takes
-    the larger of its two neighbouring steps, so each step's samples are >= its grid value."""
-    if step == 1:
-        return coarse_db.astype(dtype)
-    nodes = np.empty(len(coarse_db) + 1, dtype)
+def grid_nodes(coarse_db: np.ndarray, step: int) -> np.ndarray:
+    """The len+1 values the per-sample curve is drawn between: sample j of step k is
+    nodes[k] + (nodes[k+1] - nodes[k]) * j / step. A node takes the larger of its two
+    neighbouring steps, so each step's samples are >= its grid value (step 1: the grid itself)."""
+    nodes = np.empty(len(coarse_db) + 1, coarse_db.dtype)
     nodes[:-1] = coarse_db
     nodes[-1] = 0.0
-    np.maximum(nodes[1:], nodes[:-1], out=nodes[1:])  # numpy buffers the overlapping read
+    if step > 1:
+        np.maximum(nodes[1:], nodes[:-1], out=nodes[1:])  # numpy buffers the overlapping read
+    return nodes
+
+
+def draw(nodes: np.ndarray, step: int, dtype: type = np.float64) -> np.ndarray:
+    """Per-sample curve ((len(nodes) - 1) * step values) from ``grid_nodes``."""
     fraction = (np.arange(step) / step).astype(dtype)
-    out = np.multiply.outer(nodes[1:] - nodes[:-1], fraction)
+    out = np.multiply.outer((nodes[1:] - nodes[:-1]).astype(dtype), fraction)
     out += nodes[:-1, None]
     return out.reshape(-1)
+
+
+def expand(coarse_db: np.ndarray, step: int, dtype: type = np.float64) -> np.ndarray:
+    """Per-sample curve (len(coarse_db) * step values), linear between ``grid_nodes``."""
+    if step == 1:
+        return coarse_db.astype(dtype)
+    return draw(grid_nodes(coarse_db.astype(dtype), step), step, dtype)
 
 
 def reduction_db(required_db: np.ndarray, timing: LimiterTiming) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ming_edit.dsp.loudness.limiter import LimiterTiming, coarse_reduction, expand
+from ming_edit.dsp.loudness.limiter import LimiterTiming, coarse_reduction, draw, grid_nodes
 from ming_edit.dsp.loudness.truepeak import BLOCK, TruePeakScanner
 
 # aim a little under the ceiling, so that the result is under it by any reasonable meter: our
@@ -28,12 +28,18 @@ _NEG_DB_TO_LN = -np.log(10.0) / 20.0
 
 @dataclass
 class LimitCurve:
-    """Gain (linear) per sample for groups of marked blocks; everything else has gain 1."""
+    """Gain reduction for groups of marked blocks, kept on the limiter's grid (1/step of the
+    samples) and drawn per sample when applied; everything else has gain 1."""
 
-    groups: list[tuple[np.ndarray, np.ndarray]]  # (block ids, float32 gains [len(ids), BLOCK])
+    groups: list[tuple[np.ndarray, np.ndarray]]  # (block ids, float32 grid_nodes dB [len(ids)*cells + 1])
+    step: int
     max_reduction_db: float
     limited_samples: int
-    marked: np.ndarray  # every block id with a gain curve
+    marked: np.ndarray  # every block id with a gain curve, ascending
+
+    @property
+    def cells(self) -> int:
+        return BLOCK // self.step
 
     def touched(self, nblocks: int) -> np.ndarray:
         """Blocks whose true peak the curve can change (marked, plus one neighbour each side)."""
@@ -42,35 +48,69 @@ class LimitCurve:
             mask[np.clip(self.marked + shift, 0, nblocks - 1)] = True
         return mask
 
+    def gains(self, group: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Linear gains [len(rows), BLOCK] float32 of the ``rows`` (default all) of a group."""
+        ids, nodes = self.groups[group]
+        rows = np.arange(len(ids)) if rows is None else rows
+        cells = self.cells
+        at = rows[:, None] * cells + np.arange(cells + 1)[None, :]  # each row's nodes, both ends
+        node_rows = nodes[at]  # [rows, cells + 1]
+        fraction = (np.arange(self.step) / self.step).astype(np.float32)
+        drawn = np.multiply.outer(node_rows[:, 1:] - node_rows[:, :-1], fraction)  # [rows, cells, step]
+        drawn += node_rows[:, :-1, None]
+        drawn *= np.float32(_NEG_DB_TO_LN)
+        return np.exp(drawn, out=drawn).reshape(len(rows), BLOCK)
 
-def blocks_of(array: np.ndarray) -> np.ndarray:
-    """[whole blocks, BLOCK, ...] view of the start of ``array``."""
-    whole = array.shape[0] // BLOCK
-    return array[: whole * BLOCK].reshape(whole, BLOCK, *array.shape[1:])
+    def mean_square_gain(self, group: int) -> np.ndarray:
+        """[len(ids), cells]: the mean of gain^2 over each cell's samples, in closed form (the
+        reduction is linear in dB across a cell, so gain^2 is geometric in the sample index)."""
+        ids, nodes = self.groups[group]
+        a, b = nodes[:-1].astype(np.float64), nodes[1:].astype(np.float64)
+        c = np.log(10.0) / 10.0
+        rise = -c * (b - a)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.expm1(rise) / (self.step * np.expm1(rise / self.step))
+        ratio = np.where(np.abs(rise) < 1e-12, 1.0, ratio)
+        return (np.exp(-c * a) * ratio).reshape(len(ids), self.cells)
+
+    def apply_blocks(self, out: np.ndarray, first_block: int) -> None:
+        """Multiply ``out`` [frames, channels], the signal from block ``first_block`` on, by the
+        curve where it reaches (a chunk of a streamed render, or the whole signal)."""
+        last = first_block + -(-out.shape[0] // BLOCK)
+        lo, hi = np.searchsorted(self.marked, [first_block, last])
+        if lo == hi:
+            return
+        for k, (ids, _) in enumerate(self.groups):
+            if ids[0] >= last or ids[-1] < first_block:
+                continue
+            a, b = np.searchsorted(ids, [first_block, last])
+            if a == b:
+                continue
+            rows = np.arange(a, b)
+            gains = self.gains(k, rows)
+            local = ids[a:b] - first_block
+            whole = out.shape[0] // BLOCK
+            full = local < whole
+            view = out[: whole * BLOCK].reshape(whole, BLOCK, out.shape[1])
+            view[local[full]] *= gains[full][:, :, None]
+            for blk, g in zip(local[~full], gains[~full]):  # the last, partial block
+                part = out[blk * BLOCK :]
+                part *= g[: len(part), None]
 
 
 def apply_curve(out: np.ndarray, curve: LimitCurve | None) -> None:
     """Multiply ``out`` [frames, channels] by the curve in place."""
-    if curve is None:
-        return
-    view = blocks_of(out)
-    whole = view.shape[0]
-    for ids, gains in curve.groups:
-        full = ids < whole
-        view[ids[full]] *= gains[full][:, :, None]
-        for b, g in zip(ids[~full], gains[~full]):  # the last, partial block
-            part = out[b * BLOCK :]
-            part *= g[: len(part), None]
+    if curve is not None:
+        curve.apply_blocks(out, 0)
 
 
 class LimitPlanner:
     """Limiter curves for ``audio * 10**(gain_db/20)`` at any gain, sharing one envelope cache."""
 
     def __init__(
-        self, audio: np.ndarray, sample_rate: int, ceiling_db: float, within: np.ndarray | None = None
+        self, audio: np.ndarray | TruePeakScanner, sample_rate: int, ceiling_db: float, within: np.ndarray | None = None
     ) -> None:
-        self.audio = audio
-        self.scanner = TruePeakScanner(audio, sample_rate)
+        self.scanner = audio if isinstance(audio, TruePeakScanner) else TruePeakScanner(audio, sample_rate)
         if within is not None:  # only these blocks may need limiting (bool mask)
             self.scanner.block_bound[~within] = 0.0
         self.nblocks = self.scanner.nblocks
@@ -144,11 +184,10 @@ class LimitPlanner:
             np.maximum(q, 0.0, out=q)
             pad = lead * self.cells if ids[0] == 0 else 0
             coarse = coarse_reduction(np.concatenate([np.zeros(pad), q.ravel()]), self.timing)[pad:]
-            s = expand(coarse, self.timing.step, np.float32)
-            limited += int(np.count_nonzero(s > 1e-6))
-            s *= np.float32(_NEG_DB_TO_LN)
-            groups.append((ids, np.exp(s, out=s).reshape(len(ids), BLOCK)))
-        return LimitCurve(groups, max_q, limited, marked)
+            nodes = grid_nodes(coarse.astype(np.float32), self.timing.step)
+            limited += int(np.count_nonzero(draw(nodes, self.timing.step, np.float32) > 1e-6))
+            groups.append((ids, nodes))
+        return LimitCurve(groups, self.timing.step, max_q, limited, marked)
 
 
 def _split_runs(marked: np.ndarray) -> list[np.ndarray]:

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ming_edit.dsp.frames import FrameReader, as_reader
 from ming_edit.dsp.loudness.kweighting import FilterPass, k_weighting
+from ming_edit.dsp.loudness.truepeak import BLOCK
 
 ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
-CHUNK = 1 << 20  # frames per filtering chunk
+CHUNK = 1 << 20  # frames per filtering chunk (a multiple of truepeak.BLOCK)
 
 
 def channel_weights(channels: int) -> np.ndarray:
@@ -48,6 +50,7 @@ class Measurement:
     hop: int
     hop_energy: np.ndarray  # [hops] sum of weighted K-power over each hop
     tail_energy: float  # energy after the last whole hop (only used for short clips)
+    cell_power: np.ndarray | None = None  # see LoudnessMeter
 
     @property
     def block(self) -> int:
@@ -84,8 +87,14 @@ class PowerPass:
 
     def __call__(self, audio: np.ndarray, start: int, stop: int) -> np.ndarray:
         """Power of audio[start:stop] (a view into a reused buffer, valid until the next call)."""
+        before = max(0, start - (self.filter.kw.taps - 1))
+        return self.of(audio[start:stop], audio[before:start])
+
+    def of(self, x: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """Power of ``x`` [n, channels] after ``history`` (the frames just before it, at most
+        taps-1; zeros before that). A view into a reused buffer, valid until the next call."""
         step = self.filter.kw.step
-        blocks = -(-(stop - start) // step)
+        blocks = -(-x.shape[0] // step)
         if self.buffer.size < blocks * step:
             self.buffer = np.empty(blocks * step)
         power = self.buffer[: blocks * step].reshape(blocks, step)
@@ -93,7 +102,7 @@ class PowerPass:
         for ch, weight in enumerate(self.weights):
             if not weight:
                 continue
-            y = self.filter.range_blocks(audio[:, ch], start, stop)
+            y = self.filter.blocks(x[:, ch], history[:, ch])
             if empty:
                 np.square(y, out=power)
                 if weight != 1.0:
@@ -106,42 +115,73 @@ class PowerPass:
                 power += y
         if empty:
             power[:] = 0.0
-        return power.reshape(-1)[: stop - start]
+        return power.reshape(-1)[: x.shape[0]]
 
 
-def measure(audio: np.ndarray, sample_rate: int, power_out: np.ndarray | None = None) -> Measurement:
-    """K-weight ``audio`` [frames, channels] chunk by chunk into per-hop energies.
+def add_binned(target: np.ndarray, values: np.ndarray, start: int, width: int) -> float:
+    """Add ``values`` (samples start .. start+len-1) into ``target`` bins of ``width`` samples;
+    returns the sum of what falls past the last bin."""
+    first = (-start) % width  # offset of the first bin boundary inside values
+    cuts = np.arange(first, len(values), width)
+    if len(cuts) == 0 or cuts[0] != 0:
+        cuts = np.r_[0, cuts]
+    sums = np.add.reduceat(values, cuts, dtype=np.float64) if len(values) else np.zeros(0)
+    bins = (start + cuts) // width
+    inside = bins < len(target)
+    target[bins[inside]] += sums[inside]
+    return float(sums[~inside].sum())
 
-    ``power_out`` (length >= frames), when given, receives the per-sample weighted K-power so
-    that a caller can predict the effect of a gain curve (see normalize.LoudnessModel).
-    """
-    frames = audio.shape[0]
-    hop = max(1, int(round(0.1 * sample_rate)))
-    weighted_power = PowerPass(sample_rate, audio.shape[1])
-    nhops = frames // hop
-    hop_energy = np.zeros(nhops)
-    chunk = max(hop, (CHUNK // hop) * hop)
-    tail = 0.0
-    for start in range(0, frames, chunk):
-        stop = min(frames, start + chunk)
-        power = weighted_power(audio, start, stop)
-        if power_out is not None:
-            power_out[start:stop] = power
-        whole = len(power) // hop
-        first = start // hop
-        hop_energy[first : first + whole] = power[: whole * hop].reshape(whole, hop).sum(axis=1)
-        tail = float(power[whole * hop :].sum())  # only non-zero for the last chunk
-    return Measurement(sample_rate, frames, hop, hop_energy, tail)
+
+class LoudnessMeter:
+    """BS.1770 meter fed consecutive blocks [n, channels] of a signal of ``frames`` frames.
+
+    ``cell`` > 0 also keeps the K-power summed per ``cell`` samples (float32, whole truepeak
+    blocks), which normalize.LoudnessModel uses to predict the effect of a limiter curve."""
+
+    def __init__(self, sample_rate: int, channels: int, frames: int, cell: int = 0) -> None:
+        self.sample_rate, self.frames = sample_rate, frames
+        self.power = PowerPass(sample_rate, channels)
+        self.hop = max(1, int(round(0.1 * sample_rate)))
+        self.hop_energy = np.zeros(frames // self.hop)
+        self.tail = 0.0
+        self.history = np.zeros((0, channels))
+        self.position = 0
+        self.cell = cell
+        self.cell_power = np.zeros(-(-frames // BLOCK) * BLOCK // cell, np.float32) if cell else None
+
+    def feed(self, block: np.ndarray) -> None:
+        power = self.power.of(block, self.history)
+        self.tail += add_binned(self.hop_energy, power, self.position, self.hop)
+        if self.cell_power is not None:
+            add_binned(self.cell_power, power, self.position, self.cell)
+        keep = self.power.filter.kw.taps - 1
+        self.history = np.concatenate([self.history, block])[-keep:] if block.shape[0] < keep \
+            else block[-keep:].copy()
+        self.position += block.shape[0]
+
+    def measurement(self) -> Measurement:
+        return Measurement(self.sample_rate, self.frames, self.hop, self.hop_energy, self.tail, self.cell_power)
+
+
+def measure(audio: np.ndarray | FrameReader, sample_rate: int, cell: int = 0) -> Measurement:
+    """K-weight a signal [frames, channels] (an array or a FrameReader) chunk by chunk into
+    per-hop energies (and, with ``cell``, per-cell K-power: see LoudnessMeter)."""
+    reader = as_reader(audio)
+    meter = LoudnessMeter(sample_rate, reader.channels, reader.frames, cell)
+    for start in range(0, reader.frames, CHUNK):
+        meter.feed(reader.read(start, min(reader.frames, start + CHUNK)))
+    return meter.measurement()
 
 
 def remeasure(
-    meas: Measurement, scale: float, changed: list[tuple[int, int]], signal: np.ndarray
+    meas: Measurement, scale: float, changed: list[tuple[int, int]], signal: np.ndarray | FrameReader
 ) -> tuple[np.ndarray, float]:
     """Exact (hop energies, tail) of ``signal``, which equals sqrt(scale) x the measured input
     except on the frame ranges ``changed``: only the hops those reach (through the filter's
     memory) are filtered again, and their energies replaced, not patched (no cancellation)."""
     taps = k_weighting(meas.sample_rate).taps
-    weighted_power = PowerPass(meas.sample_rate, signal.shape[1])
+    signal = as_reader(signal)
+    weighted_power = PowerPass(meas.sample_rate, signal.channels)
     hop, nhops = meas.hop, len(meas.hop_energy)
     hops, tail = meas.hop_energy * scale, meas.tail_energy * scale
     spans: list[list[int]] = []
@@ -155,7 +195,9 @@ def remeasure(
     step = max(hop, CHUNK // hop * hop)
     for start, stop in spans:
         for s in range(start, stop, step):
-            power = weighted_power(signal, s, min(stop, s + step))
+            before = max(0, s - (taps - 1))
+            x = signal.read(before, min(stop, s + step))
+            power = weighted_power.of(x[s - before :], x[: s - before])
             whole = min(len(power) // hop, nhops - s // hop)
             hops[s // hop : s // hop + whole] = power[: whole * hop].reshape(whole, hop).sum(axis=1)
             if whole * hop < len(power):  # reached the end: the part after the last whole hop

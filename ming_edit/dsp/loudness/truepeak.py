@@ -39,8 +39,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
+
+from ming_edit.dsp.frames import FrameReader, as_reader, windows
 
 GRID_RATE = 192000  # BS.1770-4: 4x at 48 kHz
 BLOCK = 512  # samples per scan block (> the interpolator's reach)
@@ -294,54 +297,56 @@ def _crest(left: np.ndarray, mid: np.ndarray, right: np.ndarray, cap: float) -> 
     return np.where(ok, np.minimum(crest, cap * mid), mid)
 
 
-def _block_stats(audio: np.ndarray) -> np.ndarray:
-    """[4, blocks]: max over channels of |x| and of its |first|, |second| and |fourth difference|
-    in each BLOCK (the signal taken as zero outside), widened by one block each side."""
-    frames, channels = audio.shape
-    nblocks = -(-frames // BLOCK)
-    stats = np.zeros((4, nblocks))
-    step = max(1, (1 << 18) // (BLOCK * channels))  # blocks per chunk
-    for b0 in range(0, nblocks, step):
-        b1 = min(nblocks, b0 + step)
-        span = (b1 - b0) * BLOCK
-        x = np.zeros((span + 4, channels), np.result_type(audio.dtype, np.float32))  # b0*BLOCK-2 .. b1*BLOCK+1
-        lo, hi = max(0, b0 * BLOCK - 2), min(frames, b1 * BLOCK + 2)
-        x[lo - (b0 * BLOCK - 2) : hi - (b0 * BLOCK - 2)] = audio[lo:hi]
+class BlockStatistics:
+    """Per-block (P, D, D2, D4) of a signal fed in whole-block chunks (a streamed first pass
+    gathers them beside the loudness meter); see ``PeakBounds``."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self.stats = np.zeros((4, -(-frames // BLOCK)))
+
+    def add(self, b0: int, x: np.ndarray) -> None:
+        """Blocks b0 .. b1-1 from ``x``: frames b0*BLOCK-2 .. b1*BLOCK+1 (zeros outside the signal)."""
+        span = x.shape[0] - 4
+        b1 = b0 + span // BLOCK
+        x = np.asarray(x, np.result_type(x.dtype, np.float32))
         body = x[2 : span + 2]
         slope = x[3 : span + 3] - body
         curves = np.diff(x, 2, axis=0)  # centred on samples -1 .. span
         quartic = np.diff(curves, 2, axis=0)  # centred on samples 0 .. span - 1
         for row, values in enumerate((body, slope, curves[1 : span + 1], quartic)):
-            stats[row, b0:b1] = np.abs(values).reshape(b1 - b0, -1).max(axis=1)
-    if frames:  # differences centred just outside the signal reach into it
-        head = np.zeros((5, channels))
-        head[2:] = audio[:3] if frames >= 3 else np.pad(audio, ((0, 3 - frames), (0, 0)))
-        tail = np.zeros((5, channels))
-        tail[: min(3, frames)] = audio[-min(3, frames) :]
-        first, last = np.abs(audio[0]).max(), np.abs(audio[-1]).max()
-        stats[1:3, 0] = np.maximum(stats[1:3, 0], first)
-        stats[2, -1] = max(stats[2, -1], last)
-        for ends, block in ((head, 0), (tail, -1)):  # x[-2..2] and x[N-3..N+1]
-            ext = np.zeros((9, channels))
-            ext[2:7] = ends
-            stats[3, block] = max(stats[3, block], np.abs(np.diff(ext, 4, axis=0)).max())
-    widened = stats.copy()
-    widened[:, 1:] = np.maximum(widened[:, 1:], stats[:, :-1])
-    widened[:, :-1] = np.maximum(widened[:, :-1], stats[:, 1:])
-    return widened
+            self.stats[row, b0:b1] = np.abs(values).reshape(b1 - b0, -1).max(axis=1)
+
+    def finish(self, reader: FrameReader) -> np.ndarray:
+        """[4, blocks], the signal's ends accounted for, widened by one block each side."""
+        stats, frames = self.stats, self.frames
+        if frames:  # differences centred just outside the signal reach into it
+            head, tail = np.zeros((9, reader.channels)), np.zeros((9, reader.channels))
+            head[2:7] = reader.read(-2, 3)
+            tail[2:7] = reader.read(frames - 3, frames + 2)
+            stats[1:3, 0] = np.maximum(stats[1:3, 0], np.abs(head[4]).max())
+            stats[2, -1] = max(stats[2, -1], np.abs(tail[4]).max())
+            for ext, block in ((head, 0), (tail, -1)):  # x[-2..2] and x[N-3..N+1]
+                stats[3, block] = max(stats[3, block], np.abs(np.diff(ext, 4, axis=0)).max())
+        widened = stats.copy()
+        widened[:, 1:] = np.maximum(widened[:, 1:], stats[:, :-1])
+        widened[:, :-1] = np.maximum(widened[:, :-1], stats[:, 1:])
+        return widened
 
 
-def _windows(signal: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
-    """[len(starts), width] float32 copies of ``signal`` from each start (zero outside it)."""
-    out = np.zeros((len(starts), width), np.float32)
-    inside = (starts >= 0) & (starts + width <= len(signal))
-    if inside.any():
-        out[inside] = np.lib.stride_tricks.sliding_window_view(signal, width)[starts[inside]]
-    for row in np.flatnonzero(~inside):  # the first and last blocks
-        lo, hi = max(0, starts[row]), min(len(signal), starts[row] + width)
-        if hi > lo:
-            out[row, lo - starts[row] : hi - starts[row]] = signal[lo:hi]
-    return out
+def block_statistics(reader: FrameReader, on_frames: Callable[[int], None] | None = None) -> np.ndarray:
+    """[4, blocks]: max over channels of |x| and of its |first|, |second| and |fourth difference|
+    in each BLOCK (the signal taken as zero outside), widened by one block each side; one
+    sequential read (``on_frames`` sees its progress)."""
+    acc = BlockStatistics(reader.frames)
+    nblocks = acc.stats.shape[1]
+    step = max(1, (1 << 18) // (BLOCK * reader.channels))  # blocks per chunk
+    for b0 in range(0, nblocks, step):
+        b1 = min(nblocks, b0 + step)
+        acc.add(b0, reader.read(b0 * BLOCK - 2, b1 * BLOCK + 2))
+        if on_frames is not None:
+            on_frames(min(reader.frames, b1 * BLOCK))
+    return acc.finish(reader)
 
 
 def _max_last(values: np.ndarray) -> np.ndarray:
@@ -354,14 +359,17 @@ def _max_last(values: np.ndarray) -> np.ndarray:
 
 
 class TruePeakScanner:
-    """True peak of an audio array [frames, channels], computed only for the blocks asked."""
+    """True peak of a signal [frames, channels] (an array, or a FrameReader that decodes ranges
+    again), computed only for the blocks asked. ``stats``: its BlockStatistics, when a pass over
+    the signal has already gathered them."""
 
-    def __init__(self, audio: np.ndarray, sample_rate: int) -> None:
-        self.audio = audio
-        self.frames = audio.shape[0]
+    def __init__(self, audio: np.ndarray | FrameReader, sample_rate: int, stats: np.ndarray | None = None) -> None:
+        self.reader = as_reader(audio)
+        self.frames = self.reader.frames
         self.nblocks = -(-self.frames // BLOCK)
         self.interp = interpolator(oversampling_factor(sample_rate))
-        self.block_bound = self.interp.bounds(_block_stats(audio))  # no point of block b exceeds this
+        stats = block_statistics(self.reader) if stats is None else stats
+        self.block_bound = self.interp.bounds(stats)  # no point of block b exceeds this
         self._group = max(1, _POINTS_PER_GROUP // (BLOCK * self.interp.factor))
 
     def candidate_blocks(self, level: float) -> np.ndarray:
@@ -396,8 +404,7 @@ class TruePeakScanner:
         width = interp.segment_width(points)
         best = np.zeros((len(blocks), ncells), np.float32)
         cap = np.float32(interp.bounds.crest)
-        for ch in range(self.audio.shape[1]):
-            wide = _windows(self.audio[:, ch], start - NYQUIST_CONTEXT, width + 2 * NYQUIST_CONTEXT)
+        for wide in windows(self.reader, start - NYQUIST_CONTEXT, width + 2 * NYQUIST_CONTEXT):
             seg = np.ascontiguousarray(wide[:, NYQUIST_CONTEXT : NYQUIST_CONTEXT + width])
             grid = interp.grid(seg, points, wide)
             np.abs(grid, out=grid)
