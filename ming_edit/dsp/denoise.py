@@ -1,7 +1,10 @@
 """Stationary background-noise removal: MMSE log-spectral amplitude estimation.
 
 Per channel, in the STFT domain (periodic Hann, ~64 ms frames, 75 % overlap, weighted
-overlap-add), processed in chunks of frames so memory stays near one copy of the audio:
+overlap-add; dsp/stft.py), in two passes over blocks, so memory does not grow with the length:
+pass 1 (DenoiseStats) measures the length and mean square, pass 2 (BlockDenoiser) computes the
+noise windows a few seconds ahead of the chunks of frames it denoises. denoise() runs both over
+an array. The chunks lie on a fixed grid of frames: the result does not depend on block sizes.
 * noise PSD, per 4 s window (hop 2 s; clips under 8 s: one window), interpolated in log power
   between window centres: noise periodogram bins are exponential (chi-square, 2 dof), so the
   3 % quantile / -ln(0.97) starts an estimate that a truncated mean refines: the mean of the
@@ -22,8 +25,12 @@ Clean speech passes essentially untouched: its noise estimate is tiny, so every 
 
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+
+from ming_edit.dsp.stft import FrameFeed, Stft, as_block
+from ming_edit.errors import AudioError
 
 FRAME_S = 0.064
 DD_ALPHA = 0.85  # decision-directed smoothing (SI-SDR best of 0.8-0.96 with the SPP weighting)
@@ -37,7 +44,8 @@ TRUNCATED_PASSES = 4
 NOISE_WINDOW_S = 4.0
 _ABSENCE_ODDS = SPEECH_ABSENCE / (1.0 - SPEECH_ABSENCE)
 _LOG_FLOOR = float(np.log(GAIN_FLOOR))
-_CHUNK_FRAMES = 2048
+_CHUNK_FRAMES = 2048  # STFT frames per pass-2 chunk (at 16 kHz; fewer at higher rates, below)
+_CHUNK_ELEMENTS = 2048 * 513  # frames x bins: keeps a chunk's working set ~100 MB at any rate
 _GAMMA_CAP = 1e6  # keeps exp1 arguments sane on digital silence
 
 CHI2_1DOF_10TH_PERCENTILE = 0.01579077409343122  # scipy.stats.chi2.ppf(0.1, 1), see the tests
@@ -80,26 +88,6 @@ def _half_e1(log_v: np.ndarray) -> np.ndarray:
     return _HALF_E1[i] + pos * (_HALF_E1[i + 1] - _HALF_E1[i])
 
 
-class _Stft:
-    def __init__(self, sample_rate: int) -> None:
-        self.sample_rate = sample_rate
-        self.frame = max(16, 4 * round(FRAME_S * sample_rate / 4))
-        self.hop = self.frame // 4
-        self.window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.frame) / self.frame)
-        # sum of analysis x synthesis windows over the 4 frames covering any sample (constant)
-        self.ola_norm = float((self.window**2).reshape(4, self.hop).sum(axis=0).mean())
-
-    def frames_of(self, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Padded signal and its [frames, frame] view (every sample lies in 4 frames)."""
-        pad = self.frame - self.hop
-        tail = (-(len(signal) + 2 * pad)) % self.hop
-        padded = np.concatenate([np.zeros(pad), signal, np.zeros(pad + tail)])
-        return padded, sliding_window_view(padded, self.frame)[:: self.hop]
-
-    def spectra(self, frames: np.ndarray) -> np.ndarray:
-        return np.fft.rfft(frames * self.window, axis=1)
-
-
 def _noise_psd(power: np.ndarray) -> np.ndarray:
     """Noise PSD [bins] from periodogram rows [frames, bins] (see the module docstring)."""
     est = np.quantile(power, NOISE_QUANTILE, axis=0) / -np.log1p(-NOISE_QUANTILE)
@@ -116,38 +104,79 @@ def _noise_psd(power: np.ndarray) -> np.ndarray:
 
 
 class _NoiseTrack:
-    """Log noise PSD at window centres; ``at(frames)`` interpolates [len(frames), bins]."""
+    """One channel's noise PSD over time, from its periodogram rows fed in frame order.
 
-    def __init__(self, stft: _Stft, frames: np.ndarray, floor: float) -> None:
-        count = len(frames)
-        half = max(1, int(round(NOISE_WINDOW_S / 2 * stft.sample_rate / stft.hop)))
-        if count < 4 * half:
-            self.centres = np.array([count / 2.0])
-            self.log_noise = np.log(np.maximum(_noise_psd(self._power(stft, frames)), floor))[None]
+    Windows of two halves, hop one half, each half's rows computed once; the log PSD is
+    interpolated between window centres (frame ids). A clip of under 4 halves is one window
+    over all its frames. Only the rows of the last half (all rows, < 8 s, for a one-window clip)
+    and the log PSDs of windows not yet passed are kept."""
+
+    def __init__(self, half: int, count: int, floor: float) -> None:
+        self.half, self.count, self.floor = half, count, floor
+        self.single = count < 4 * half
+        self.centres = np.array([count / 2.0]) if self.single else np.arange(1, count // half) * float(half)
+        self.rows: list[np.ndarray] = []  # of the half being filled (all of a one-window clip)
+        self.filled = 0
+        self.previous: np.ndarray | None = None  # the last complete half
+        self.logs: list[np.ndarray] = []  # log noise [bins] of windows first, first + 1, ...
+        self.first = 0
+
+    @property
+    def complete(self) -> bool:
+        """Every window is in (later rows are not needed)."""
+        return self.first + len(self.logs) == len(self.centres)
+
+    def add(self, power: np.ndarray) -> None:
+        """Periodogram rows [n, bins] float32 of the next frames, n <= ``room``."""
+        self.rows.append(power)
+        self.filled += len(power)
+        if self.single:
+            if self.filled == self.count:
+                self._add_window(np.concatenate(self.rows))
+                self.rows = []
             return
-        # windows of two halves, hop one half: each half's spectra are computed once
-        starts = np.arange(0, count - 2 * half + 1, half)
-        logs = []
-        previous = self._power(stft, frames[:half])
-        for s in starts:
-            following = self._power(stft, frames[s + half : s + 2 * half])
-            logs.append(np.log(np.maximum(_noise_psd(np.concatenate([previous, following])), floor)))
-            previous = following
-        self.centres = starts + float(half)
-        self.log_noise = np.array(logs)  # [windows, bins]
+        if self.filled < self.half:
+            return
+        rows = self.rows[0] if len(self.rows) == 1 else np.concatenate(self.rows)
+        if self.previous is not None:
+            self._add_window(np.concatenate([self.previous, rows]))
+        self.previous, self.rows, self.filled = rows, [], 0
 
-    @staticmethod
-    def _power(stft: _Stft, frames: np.ndarray) -> np.ndarray:
-        spec = stft.spectra(frames)
-        return (spec.real**2 + spec.imag**2).astype(np.float32)  # a noise estimate needs no more
+    @property
+    def room(self) -> int:
+        """Rows ``add`` takes next (up to the end of a half)."""
+        return self.count - self.filled if self.single else self.half - self.filled
+
+    def _add_window(self, power: np.ndarray) -> None:
+        self.logs.append(np.log(np.maximum(_noise_psd(power), self.floor)))
+
+    def _right(self, frame_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.clip(frame_ids, self.centres[0], self.centres[-1])
+        return pos, np.clip(np.searchsorted(self.centres, pos), 1, len(self.centres) - 1)
+
+    def covers(self, last_id: int) -> bool:
+        """The windows that frames up to ``last_id`` need are in."""
+        if self.single:
+            return self.complete
+        return self.first + len(self.logs) > self._right(np.array([last_id]))[1][0]
 
     def at(self, frame_ids: np.ndarray) -> np.ndarray:
-        if len(self.centres) == 1:
-            return np.exp(np.broadcast_to(self.log_noise[0], (len(frame_ids), self.log_noise.shape[1])))
-        pos = np.clip(frame_ids, self.centres[0], self.centres[-1])
-        right = np.clip(np.searchsorted(self.centres, pos), 1, len(self.centres) - 1)
+        """Noise PSD [len(frame_ids), bins] (ids ascending, ``covers`` their last); windows
+        before these ids' are dropped."""
+        if self.single:
+            return np.maximum(np.exp(np.broadcast_to(self.logs[0], (len(frame_ids), len(self.logs[0])))), self.floor)
+        pos, right = self._right(frame_ids)
+        lo = right[0] - 1
+        del self.logs[: lo - self.first]
+        self.first = lo
+        log_noise = np.array(self.logs[: right[-1] - lo + 1])  # windows lo..right[-1]
         w = ((pos - self.centres[right - 1]) / (self.centres[right] - self.centres[right - 1]))[:, None]
-        return np.exp((1.0 - w) * self.log_noise[right - 1] + w * self.log_noise[right])
+        return np.maximum(np.exp((1.0 - w) * log_noise[right - 1 - lo] + w * log_noise[right - lo]), self.floor)
+
+
+def _power(stft: Stft, frames: np.ndarray) -> np.ndarray:
+    spec = stft.spectra(frames)
+    return (spec.real**2 + spec.imag**2).astype(np.float32)  # a noise estimate needs no more
 
 
 def _lsa_gains(power: np.ndarray, noise: np.ndarray, prev_clean: np.ndarray) -> np.ndarray:
@@ -177,32 +206,139 @@ def _lsa_gains(power: np.ndarray, noise: np.ndarray, prev_clean: np.ndarray) -> 
     return gains
 
 
-def _denoise_channel(signal: np.ndarray, stft: _Stft) -> np.ndarray:
-    padded, frames = stft.frames_of(signal)
-    floor = max(1e-10 * float(np.mean(signal**2)) * stft.frame, 1e-30)
-    track = _NoiseTrack(stft, frames, floor)
-    out = np.zeros(len(padded))
-    blocks = out.reshape(-1, stft.hop)  # OLA target, one row per hop
-    prev_clean = np.zeros(stft.frame // 2 + 1)
-    for t0 in range(0, len(frames), _CHUNK_FRAMES):
-        ids = np.arange(t0, min(len(frames), t0 + _CHUNK_FRAMES))
-        spec = stft.spectra(frames[ids[0] : ids[-1] + 1])
-        power = spec.real**2 + spec.imag**2
-        gains = _lsa_gains(power, np.maximum(track.at(ids), floor), prev_clean)
-        pieces = np.fft.irfft(spec * gains, stft.frame, axis=1) * stft.window
-        quarters = pieces.reshape(len(ids), 4, stft.hop)
-        for q in range(4):
-            blocks[ids + q] += quarters[:, q]
-    pad = stft.frame - stft.hop
-    return out[pad : pad + len(signal)] / stft.ola_norm
+class DenoiseStats:
+    """Pass 1: what denoising needs from the whole signal before it starts: its length and
+    each channel's mean square (the scale of the noise PSD floor). ``add`` every block
+    [frames, channels] (any sizes) in order; memory is constant."""
+
+    def __init__(self, sample_rate: int, channels: int) -> None:
+        self.sample_rate, self.channels = sample_rate, channels
+        self.length = 0
+        self.sum_squares = [0.0] * channels
+
+    @classmethod
+    def measure(cls, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> DenoiseStats:
+        stats = cls(sample_rate, channels)
+        for block in blocks:
+            stats.add(block)
+        return stats
+
+    def add(self, block: np.ndarray) -> None:
+        block = as_block(block, self.channels)
+        self.length += block.shape[0]
+        for c in range(self.channels):
+            self.sum_squares[c] += float(np.sum(np.square(block[:, c])))
+
+
+class BlockDenoiser:
+    """Pass 2: denoises the same blocks [frames, channels] again, in order, given their stats.
+
+    ``process(block)`` returns the denoised frames ready so far [n, channels], n >= 0;
+    ``finish()`` the rest; their lengths add up to the input's. STFT frames are denoised in
+    chunks on a fixed grid (so the output does not depend on the block sizes), each once the
+    noise windows it needs are in: after each ``process``, output lags input by at most ``lag``
+    frames (~37 s at 16 kHz, ~15 s at 48 kHz); a clip under 8 s (one noise window) all comes
+    out of ``finish()``. Memory: about one chunk's working set (~120 MB at 48 kHz stereo)."""
+
+    def __init__(self, stats: DenoiseStats) -> None:
+        self.stft = stft = Stft(stats.sample_rate, FRAME_S)
+        self.length, self.channels = stats.length, stats.channels  # a snapshot of pass 1
+        self.chunk = max(1, min(_CHUNK_FRAMES, _CHUNK_ELEMENTS // stft.bins))
+        half = max(1, int(round(NOISE_WINDOW_S / 2 * stats.sample_rate / stft.hop)))
+        self.lag = (self.chunk + 2 * half + 2) * stft.hop  # a chunk waits for the window past its end
+        self._passthrough = self.length < stft.frame
+        count = -(-self.length // stft.hop) + 3  # STFT frames of the padded signal
+        floors = [max(1e-10 * (s / max(self.length, 1)) * stft.frame, 1e-30) for s in stats.sum_squares]
+        self._tracks = [_NoiseTrack(half, count, floor) for floor in floors]
+        self._feed = FrameFeed(stft, self.channels)
+        self._analysed = 0  # frames whose periodograms the tracks have
+        self._done = 0  # frames denoised
+        self._prev_clean = np.zeros((self.channels, stft.bins))  # decision-directed state
+        self._carry = np.zeros((self.channels, 3, stft.hop))  # overlap-add rows still open
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        block = self._feed.feed(block)
+        if self._feed.length > self.length:
+            raise AudioError(f"denoise: the second pass has more than the {self.length} frames measured")
+        if self._passthrough:  # a clip under one frame
+            return block.copy()
+        return self._advance()
+
+    def finish(self) -> np.ndarray:
+        if self._feed.length != self.length:
+            raise AudioError(f"denoise: the second pass had {self._feed.length} frames, the first {self.length}")
+        self._feed.end()
+        return np.empty((0, self.channels)) if self._passthrough else self._advance()
+
+    def _advance(self) -> np.ndarray:
+        """Denoise every chunk that can be; read periodograms only as far ahead as that needs."""
+        outs, feed, track = [], self._feed, self._tracks[0]
+        while True:
+            count = min(feed.ready - self._done, self.chunk)
+            if count and (count == self.chunk or feed.ended) and track.covers(self._done + count - 1):
+                outs.append(self._denoise_chunk(count))
+            elif self._analysed < feed.ready and not track.complete:
+                count = min(feed.ready - self._analysed, track.room)
+                frames = feed.frames(self._analysed, count)
+                for c, noise in enumerate(self._tracks):
+                    noise.add(_power(self.stft, frames[c]))
+                self._analysed += count
+            else:
+                break
+        feed.release(self._done if track.complete else min(self._done, self._analysed))
+        if len(outs) == 1:
+            return outs[0]
+        return np.concatenate(outs) if outs else np.empty((0, self.channels))
+
+    def _denoise_chunk(self, count: int) -> np.ndarray:
+        stft, hop, first = self.stft, self.stft.hop, self._done
+        frames = self._feed.frames(first, count)
+        ids = np.arange(first, first + count)
+        # padded rows first..first+count-1 are now complete; signal sample 0 is in row 3
+        lo, hi = max(0, (first - 3) * hop), min(self.length, (first + count - 3) * hop)
+        out = np.empty((max(0, hi - lo), self.channels))
+        offset = lo - (first - 3) * hop
+        for c, track in enumerate(self._tracks):
+            spec = stft.spectra(frames[c])
+            gains = _lsa_gains(spec.real**2 + spec.imag**2, track.at(ids), self._prev_clean[c])
+            quarters = (np.fft.irfft(spec * gains, stft.frame, axis=1) * stft.window).reshape(count, 4, hop)
+            rows = np.zeros((count + 3, hop))
+            rows[:3] = self._carry[c]
+            for q in range(4):
+                rows[q : q + count] += quarters[:, q]
+            self._carry[c] = rows[count:]
+            out[:, c] = rows[:count].reshape(-1)[offset : offset + len(out)] / stft.ola_norm
+        self._done += count
+        return out
+
+
+def denoise_blocks(blocks: Iterable[np.ndarray], stats: DenoiseStats) -> Iterator[np.ndarray]:
+    """Pass 2 as a generator: the denoised blocks [n, channels] (n > 0) of ``blocks``, the
+    blocks ``stats`` measured (any sizes)."""
+    denoiser = BlockDenoiser(stats)
+    for block in blocks:
+        out = denoiser.process(block)
+        if len(out):
+            yield out
+    out = denoiser.finish()
+    if len(out):
+        yield out
 
 
 def denoise(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Remove stationary background noise from audio [frames, channels]; same shape out."""
-    stft = _Stft(sample_rate)
-    if audio.shape[0] < stft.frame:
+    """Remove stationary background noise from audio [frames, channels]; same shape out.
+
+    Both passes over slices of ``audio``: memory beyond the output is a few chunks."""
+    if audio.shape[0] < Stft(sample_rate, FRAME_S).frame:
         return audio.copy()
+
+    def slices() -> Iterator[np.ndarray]:
+        return (audio[i : i + (1 << 16)] for i in range(0, len(audio), 1 << 16))
+
+    stats = DenoiseStats.measure(slices(), sample_rate, audio.shape[1])
     out = np.empty_like(audio)
-    for ch in range(audio.shape[1]):
-        out[:, ch] = _denoise_channel(audio[:, ch], stft)
+    pos = 0
+    for block in denoise_blocks(slices(), stats):
+        out[pos : pos + len(block)] = block
+        pos += len(block)
     return out

@@ -30,6 +30,7 @@ import numpy as np
 
 from ming_edit.dsp import tempo
 from ming_edit.dsp.convert import remix
+from ming_edit.dsp.denoise import DenoiseStats, denoise_blocks
 from ming_edit.dsp.engine import apply_operation, check_rate, number_arg, speed_factor, validate_operation
 from ming_edit.dsp.frames import FrameReader, zero_padded
 from ming_edit.dsp.loudness.normalize import plan_loudness
@@ -43,7 +44,8 @@ from ming_edit.io.writer import audio_writer, clip_rule, scratch_file
 from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, FORMAT_OPS, Operation, Plan
 from ming_edit.options import EditOptions, EditResult, ProgressCallback
 
-STREAMED_OPS = ("volume", "peak", "loudness", "speed", "pitch", *FORMAT_OPS)
+STREAMED_OPS = ("volume", "peak", "loudness", "speed", "pitch", "denoise", *FORMAT_OPS)
+POINTWISE_OPS = ("volume", "channels")  # read a chain in order, never by range
 BLOCK = audio_in.BLOCK_FRAMES
 Step = Callable[[np.ndarray], np.ndarray]
 
@@ -128,6 +130,19 @@ class _Computed:
             yield self.reader.read(pos, min(stop, pos + BLOCK))
 
 
+class _Denoised:
+    """The denoised chain, computed in order each time it is read whole (dsp/denoise.py's two
+    passes: the statistics are gathered once)."""
+
+    def __init__(self, chain: _Chain, stats: DenoiseStats) -> None:
+        self.chain, self.stats, self.frames = chain, stats, stats.length
+
+    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        if start != 0 or stop is not None:  # pipelines never ask: a denoise before a ranged step is materialised
+            raise AudioError("internal: a denoised stream is read in order only")
+        yield from denoise_blocks(self.chain.blocks(), self.stats)
+
+
 class _Chain:
     """A source and the pointwise steps applied to each of its blocks."""
 
@@ -162,8 +177,8 @@ class _StreamedEdit:
         bounded = formats.is_bounded(subtype)
         self.measure_output = bounded and any(o.op == "volume" and number_arg(o, "factor") > 1.0 for o in stages)
         sox_steps = sum(o.op in ("speed", "resample") or (o.op == "pitch" and number_arg(o, "semitones")) for o in stages)
-        peaks = sum(o.op == "peak" for o in stages)
-        self.done, self.planned = 0, 1 + self.measure_output + peaks + 2 * sox_steps  # measure + sox for each
+        measured = sum(o.op in ("peak", "loudness", "denoise") for o in stages)  # one pass in order each
+        self.done, self.planned = 0, 1 + self.measure_output + measured + 2 * sox_steps  # measure + sox for each
 
     def _pass(self, total: int | None) -> Callable[[int], None]:
         """Start the next pass; returns its progress callback (frames done)."""
@@ -193,7 +208,8 @@ class _StreamedEdit:
             tick(frames)
         return frames, high, low, meter.energy() if meter is not None else None
 
-    def step(self, chain: _Chain, op: Operation) -> _Chain:
+    def step(self, chain: _Chain, op: Operation, in_order: bool = False) -> _Chain:
+        """``chain`` followed by ``op``. ``in_order``: nothing after it reads by range."""
         if op.op == "channels":
             have, want = chain.channels, int(op.args["channels"])
             remix(np.zeros((1, have)), want)  # refuses an undefined remix before any work
@@ -203,6 +219,15 @@ class _StreamedEdit:
             factor = number_arg(op, "factor")
             self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes  # the engine's note text
             return chain.then(lambda block: block * factor)
+        if op.op == "denoise":
+            stats = DenoiseStats(chain.rate, chain.channels)
+            tick = self._pass(chain.frames or self.info.frames)
+            for block in chain.blocks():
+                stats.add(block)
+                tick(stats.length)
+            self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes
+            out = _Chain(_Denoised(chain, stats), chain.rate, chain.channels)
+            return out if in_order else self.materialise(out)
         if op.op == "loudness":
             target, ceiling = number_arg(op, "lufs", DEFAULT_LUFS), number_arg(op, "true_peak_db", DEFAULT_TRUE_PEAK)
             check_rate(op, chain.rate)
@@ -269,6 +294,21 @@ class _StreamedEdit:
         self._release(chain)
         return _Chain(_Scratch(path, sum(lengths), chain.channels, own.close), rate, chain.channels)
 
+    def materialise(self, chain: _Chain) -> _Chain:
+        """``chain`` written to raw float32 scratch for steps that read by range (float32 holds
+        24 bits, more than any output format but FLOAT/DOUBLE keeps)."""
+        own = ExitStack()
+        self.stack.callback(own.close)
+        path = own.enter_context(scratch_file(self.result.output))
+        self.planned += 1
+        tick, frames = self._pass(chain.frames or self.info.frames), 0
+        with open(path, "wb") as f:
+            for block in chain.blocks():
+                f.write(block.astype("<f4").tobytes())
+                frames += block.shape[0]
+                tick(frames)
+        return _Chain(_Scratch(path, frames, chain.channels, own.close), chain.rate, chain.channels)
+
     @staticmethod
     def _release(chain: _Chain) -> None:
         """Remove the scratch file a chain reads once nothing reads it any more (disk space)."""
@@ -322,8 +362,8 @@ def edit_streamed(result: EditResult, fmt: str, subtype: str, options: EditOptio
     source = _Input(info, edit.stack)
     with edit.stack:
         chain = _Chain(source, info.sample_rate, info.channels)
-        for op in stages:
-            chain = edit.step(chain, op)
+        for index, op in enumerate(stages):
+            chain = edit.step(chain, op, in_order=all(o.op in POINTWISE_OPS for o in stages[index + 1 :]))
             if chain.frames == 0:  # e.g. a one-sample clip made 4x faster: never write an empty file
                 raise AudioError(f"{result.input} is too short for this edit: nothing would be left of it")
         frames, note, clip_gain_db = edit.write(chain)
