@@ -60,8 +60,15 @@ class EditOptions:
     bitrate: int | None = None  # kbps of an mp3 / opus output (default: 128/192 mp3, 64/96 opus)
     skip_existing: bool = False  # folders: leave outputs that already exist alone
     model: ModelOptions = field(default_factory=ModelOptions)
+    transcript: Path | None = None  # `transcribe -f json` output locating word edits (model edits)
+    occurrence: int | None = None  # edit only the N-th occurrence of the words (default: all)
+    keep_going: bool = False  # a window the model fails on is left as it was, exit 0
+    whole_clip: bool = False  # write the model's whole output, as upstream does (no splicing)
+    max_steps: int | None = None  # the model's step budget per window (default: from its length)
 
     def __post_init__(self) -> None:
+        if self.occurrence is not None and self.occurrence < 1:
+            raise UsageError(f"--occurrence counts from 1, got {self.occurrence}")
         if self.engine not in ENGINES:
             raise UsageError(f"unknown engine '{self.engine}'; use auto, dsp or model")
         if self.overwrite and self.skip_existing:
@@ -80,6 +87,38 @@ class ModelRun:
 
 
 @dataclass(frozen=True)
+class WindowReport:
+    """One window of a model edit (pipelines/model_edit.py); times in seconds."""
+
+    start: float
+    end: float
+    text: str | None  # its transcript, when the words were searched for
+    searched: bool = False
+    planned: bool = False  # a dry run: the model would edit it
+    edited: bool = False
+    is_global: bool = False  # the model changed all of it
+    edits: tuple[dict[str, Any], ...] = ()  # splice edits, times within the window
+    kept_fraction: float | None = None
+    failed: str | None = None
+    cot: str | None = None
+    cot_raw: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text,
+                               "edited": self.edited}
+        if self.planned:
+            out["planned"] = True
+        if self.edited:
+            out.update({"global": self.is_global, "edits": list(self.edits),
+                        "kept_fraction": None if self.kept_fraction is None else round(self.kept_fraction, 4)})
+        if self.failed:
+            out["failed"] = self.failed
+        if self.cot is not None:
+            out["cot"] = self.cot
+        return out
+
+
+@dataclass(frozen=True)
 class EditResult:
     input: Path
     output: Path
@@ -93,6 +132,7 @@ class EditResult:
     cot_raw: str | None = None
     model_run: ModelRun | None = None
     clip_gain_db: float = 0.0  # gain the clipping rule applied after the edit (0: none)
+    windows: tuple[WindowReport, ...] = ()  # model edits: the windows of the recording
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -112,6 +152,9 @@ class EditResult:
             out["cot_raw"] = self.cot_raw
         if self.clip_gain_db:
             out["clip_gain_db"] = round(self.clip_gain_db, 2)
+        if self.windows:
+            out["windows"] = [w.to_json() for w in self.windows]
+        out["steps"] = [{"op": o.op, "engine": o.engine} for o in self.plan.operations]
         return out
 
 

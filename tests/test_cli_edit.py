@@ -14,7 +14,7 @@ from ming_edit.ops.operation import Operation
 
 from test_cli_support import digest, invoke, listing, write_tone
 
-JSON_KEYS = {"input", "output", "engine", "operations", "duration_in", "duration_out", "notes"}
+JSON_KEYS = {"input", "output", "engine", "operations", "duration_in", "duration_out", "notes", "steps"}
 
 
 def test_version() -> None:
@@ -123,10 +123,10 @@ def test_model_instructions_route_to_the_model(tmp_path: Path) -> None:
 
 
 def test_model_path_prints_the_cot_before_the_audio(tmp_path: Path, monkeypatch) -> None:
-    """Wiring only: a stand-in for pipelines.regenerate.regenerate records what the CLI passes."""
+    """Wiring only: a stand-in for pipelines.model_edit.edit_with_model records what the CLI passes."""
     from dataclasses import replace
 
-    import ming_edit.pipelines.regenerate as regenerate
+    import ming_edit.pipelines.model_edit as model_edit
 
     calls = []
 
@@ -138,7 +138,7 @@ def test_model_path_prints_the_cot_before_the_audio(tmp_path: Path, monkeypatch)
         sf.write(str(result.output), np.zeros((1600, 1)), 16000)
         return replace(result, duration_out=0.1, cot="the [MASK] sat", cot_raw="the <edit>dog</edit> sat")
 
-    monkeypatch.setattr(regenerate, "regenerate", stand_in)
+    monkeypatch.setattr(model_edit, "edit_with_model", stand_in)
     clip = write_tone(tmp_path / "clip.wav", seconds=0.3)
     human = invoke(["edit", clip, "把'猫'替换成'狗'", "--model", "/m", "--device", "cpu", "--dtype", "fp32", "--seed", "7"])
     assert human.exit_code == 0, human.stderr

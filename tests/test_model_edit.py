@@ -25,19 +25,15 @@ def build_instruction(text, operation=None):
     return model_prompt([operation] if operation is not None else parse_instruction(text, allow_freeform=True).operations)
 
 
-def model_edit(src, instruction, out, *, model=GOLDEN, seed=None, on_cot=None, max_steps=None):
-    """One model edit through the pipeline (``max_steps`` calls the model stage directly)."""
+def model_edit(src, instruction, out, *, model=GOLDEN, seed=None, on_cot=None, max_steps=None, whole_clip=True):
+    """One model edit through the pipeline; ``whole_clip``: the model's whole output, as upstream
+    writes it (the replayed golden cases compare with that), else spliced into the input."""
     plan = make_plan(instruction, "model")
-    options = EditOptions(engine="model", model=ModelOptions(model=model, device="cpu", seed=seed))
-    if max_steps is None:
-        return edit_file(src, plan, out, options, on_cot=on_cot)
-    from ming_edit.io import audio, formats
-    from ming_edit.pipelines.regenerate import regenerate
+    options = EditOptions(engine="model", model=ModelOptions(model=model, device="cpu", seed=seed),
+                          max_steps=max_steps, whole_clip=whole_clip)
+    return edit_file(src, plan, out, options, on_cot=on_cot)
 
-    info = audio.probe(src)
-    fmt = formats.output_format(out, info)
-    return regenerate(EditResult(src, out, "model", plan), fmt, formats.choose_subtype(out, fmt, info), options,
-                      on_cot=on_cot, max_steps=max_steps)
+
 LSB = 1.0 / 32768
 LEAD = "<prompt>Please recognize the language of this speech and transcribe it. "
 
@@ -118,7 +114,8 @@ def test_edit_through_the_cli_reproduces_upstream(golden_input, tmp_path, replay
 
     out = tmp_path / "cli.wav"
     result = CliRunner().invoke(app, ["edit", str(golden_input), "delete the word 'hello'", "--engine", "model",
-                                      "--model", str(GOLDEN), "--device", "cpu", "-o", str(out), "--json"])
+                                      "--model", str(GOLDEN), "--device", "cpu", "-o", str(out), "--json",
+                                      "--whole-clip"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["engine"] == "model"

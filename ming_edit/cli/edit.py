@@ -50,6 +50,10 @@ def edit_command(
     channels: Optional[int] = typer.Option(None, "--channels", help="Output channels: 1 downmixes, N copies mono (default: keep the input's; DSP edits)."),
     bitrate: Optional[int] = typer.Option(None, "--bitrate", metavar="KBPS", help="mp3 / opus output bitrate (default: mp3 128 mono, 192 stereo; opus 64 mono, 96 stereo)."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Folder input: leave outputs that already exist alone (re-running a batch)."),
+    transcript: Optional[Path] = typer.Option(None, "--transcript", metavar="FILE", help="Model word edits: the `ming-edit transcribe -f json` output that locates the words (default: transcribe the windows with the model)."),
+    occurrence: Optional[int] = typer.Option(None, "--occurrence", metavar="N", help="Model word edits: edit only the N-th occurrence of the words (default: every one)."),
+    keep_going: bool = typer.Option(False, "--keep-going", help="Model edits: a window the model fails on is left as it was, exit 0 (default: exit 1, the rest written)."),
+    whole_clip: bool = typer.Option(False, "--whole-clip", help="Model edits: write the model's whole output, as upstream does, instead of splicing the edit into the original."),
 ) -> None:
     """Edit a recording (or a folder of them) as the instruction says."""
     from ming_edit.cli import render
@@ -62,17 +66,26 @@ def edit_command(
     options = EditOptions(
         engine=engine.value, overwrite=overwrite, dry_run=dry_run, subtype=subtype, no_limit=no_limit,
         sample_rate=sample_rate, channels=channels, bitrate=bitrate, skip_existing=skip_existing, model=model_options,
+        transcript=transcript, occurrence=occurrence, keep_going=keep_going, whole_clip=whole_clip,
     )
     on_cot = render.cot_printer(json_out)
     if input.is_dir():
         _edit_folder(input, plan, output, options, recursive=recursive, json_out=json_out, on_cot=on_cot)
         return
+    from ming_edit.pipelines.model_edit import WindowsFailedError
+
+    failed: WindowsFailedError | None = None
     with render.task_progress() as on_progress:
-        result = edit_file(input, plan, output, options, on_cot=on_cot, on_progress=on_progress)
+        try:
+            result = edit_file(input, plan, output, options, on_cot=on_cot, on_progress=on_progress)
+        except WindowsFailedError as err:  # written, but some windows kept: report it, then exit 1
+            result, failed = err.result, err
     if json_out:
         render.emit_json(result.to_json())
     else:
         render.print_result(result)
+    if failed is not None:
+        raise failed
 
 
 def _edit_folder(input_dir: Path, plan: Plan, output: Optional[Path], options: EditOptions, *, recursive: bool,

@@ -84,9 +84,32 @@ def print_result(result: EditResult) -> None:
     if result.dry_run:
         for line in plan_lines(result.plan, result.engine):
             out(line)
+        for line in window_lines(result):
+            out(line)
         out(f"dry run: would write {result.output} ({durations}); nothing written")
     else:
+        for line in window_lines(result):
+            err(line)
         out(f"wrote {result.output} ({result.engine}: {steps}; {durations})")
+
+
+def window_lines(result: EditResult) -> list[str]:
+    """One line per window a model edit touched (or would, in a dry run)."""
+    lines = []
+    for w in result.windows:
+        where = f"window {w.start:.2f}-{w.end:.2f} s"
+        text = f" \"{w.text}\"" if w.text else ""
+        if result.dry_run and w.planned:
+            lines.append(f"{where}: would be edited{text}")
+        elif w.failed:
+            lines.append(f"{where}: left as it was ({w.failed})")
+        elif w.edited and w.is_global:
+            lines.append(f"{where}: the model's output whole (it changed all of it)")
+        elif w.edited:
+            spans = ", ".join(f"{e['kind']} {w.start + e['source_start']:.2f}-{w.start + e['source_end']:.2f} s"
+                              for e in w.edits) or "no change found"
+            lines.append(f"{where}: {spans} (kept {100 * (w.kept_fraction or 0):.0f}% of the original)")
+    return lines
 
 
 def cot_printer(json_mode: bool) -> Callable[[str, str], None]:

@@ -179,8 +179,8 @@ class RangeReader:
     """Reads of short frame ranges of ``info.path`` through one open file (a context manager):
     opening the file per read would cost more than decoding the range."""
 
-    def __init__(self, info: AudioInfo) -> None:
-        self.info = info
+    def __init__(self, info: AudioInfo, dtype: np.dtype | str = "float64") -> None:
+        self.info, self.dtype = info, np.dtype(dtype)
         self.file: sf.SoundFile | None = None
 
     def __enter__(self) -> RangeReader:
@@ -195,13 +195,14 @@ class RangeReader:
             self.file.close()
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """float64 [<= stop - start, channels] from frame ``start``, refused if not finite."""
+        """[<= stop - start, channels] from frame ``start`` in ``dtype``; floats refused if not finite."""
         try:
             self.file.seek(start)
-            block = self.file.read(stop - start, dtype="float64", always_2d=True)
+            block = self.file.read(stop - start, dtype=self.dtype.name, always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as err:
             raise AudioError(f"{self.info.path} could not be decoded ({libsndfile_reason(err)})") from None
-        check_finite(block, self.info.sample_rate, self.info.path, offset=start)
+        if self.dtype.kind == "f":
+            check_finite(block, self.info.sample_rate, self.info.path, offset=start)
         return block
 
 

@@ -92,16 +92,59 @@ def edit_file(
     formats.encoder_settings(subtype, channels or info.channels, sample_rate or info.sample_rate,
                              options.bitrate)  # refuse a bad --bitrate before any work
     result = EditResult(input_path, output_path, engine, plan, duration_in=info.duration)
-    if options.dry_run:
-        predicted = predicted_duration(plan, info.duration) if engine == "dsp" else None
-        return replace(result, dry_run=True, duration_out=predicted)
     if engine == "model":
         if options.sample_rate or options.channels or any(o.op in ("channels", "resample") for o in plan.operations):
             raise UsageError("channel and sample-rate changes apply to DSP edits; model edits keep the input's format")
-        from ming_edit.pipelines.regenerate import regenerate
+        stages = engine_stages(plan) if options.engine == "auto" else [plan]
+        if options.dry_run and len(stages) > 1:
+            return replace(result, dry_run=True)
+        if len(stages) > 1:
+            return _edit_in_stages(result, stages, fmt, subtype, options, on_cot, on_progress)
+        from ming_edit.pipelines.model_edit import edit_with_model
 
-        return regenerate(result, fmt, subtype, options, on_cot=on_cot, on_progress=on_progress)
+        return edit_with_model(result, fmt, subtype, options, on_cot=on_cot, on_progress=on_progress)
+    if options.dry_run:
+        return replace(result, dry_run=True, duration_out=predicted_duration(plan, info.duration))
     return _edit_with_dsp(result, fmt, subtype, options, on_progress)
+
+
+def engine_stages(plan: Plan) -> list[Plan]:
+    """The plan cut into runs of consecutive steps on the same engine, in the written order."""
+    stages: list[list] = []
+    for op in plan.operations:
+        if stages and stages[-1][0].engine == op.engine:
+            stages[-1].append(op)
+        else:
+            stages.append([op])
+    return [Plan(plan.instruction, tuple(ops)) for ops in stages]
+
+
+def _edit_in_stages(result: EditResult, stages: list[Plan], fmt: str, subtype: str, options: EditOptions,
+                    on_cot: CotCallback | None, on_progress: ProgressCallback | None) -> EditResult:
+    """Each stage on its own engine (DSP steps exact, model steps windowed and spliced), through
+    lossless intermediates in a hidden folder beside the output (removed however it ends)."""
+    import tempfile
+
+    from ming_edit.pipelines.model_edit import edit_with_model
+
+    notes: list[str] = []
+    last: EditResult | None = None
+    with tempfile.TemporaryDirectory(dir=result.output.parent, prefix=".ming-edit-") as tmp:
+        source = result.input
+        for index, stage in enumerate(stages):
+            final = index == len(stages) - 1
+            target = result.output if final else Path(tmp) / f"stage{index}.wav"
+            step = replace(result, input=source, output=target, plan=stage, engine=stage.engine)
+            step_fmt, step_subtype = (fmt, subtype) if final else ("WAV", "DOUBLE")
+            if stage.engine == "model":
+                last = edit_with_model(step, step_fmt, step_subtype, replace(options, subtype=None),
+                                       on_cot=on_cot, on_progress=on_progress)
+            else:
+                last = _edit_with_dsp(step, step_fmt, step_subtype, options, on_progress)
+            notes += last.notes
+            source = target
+    return replace(last, input=result.input, output=result.output, plan=result.plan, engine="model",
+                   duration_in=result.duration_in, notes=tuple(notes))
 
 
 def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOptions,

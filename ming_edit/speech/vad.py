@@ -39,21 +39,48 @@ def frame_energy_db(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, in
     return 20.0 * np.log10(rms + 1e-10), hop
 
 
+class LevelMeter:
+    """``frame_energy_db`` of a mono signal fed in blocks of any size (a long file streamed)."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.hop = max(1, int(round(VAD_FRAME_SECONDS * sample_rate)))
+        self.carry = np.zeros(0)
+        self.levels: list[np.ndarray] = []
+
+    def feed(self, mono: np.ndarray) -> None:
+        data = np.concatenate([self.carry, mono]) if len(self.carry) else np.asarray(mono, np.float64)
+        whole = len(data) // self.hop * self.hop
+        if whole:
+            rms = np.sqrt(np.mean(data[:whole].reshape(-1, self.hop) ** 2, axis=1) + 1e-20)
+            self.levels.append(20.0 * np.log10(rms + 1e-10))
+        self.carry = data[whole:].copy()
+
+    def finish(self) -> np.ndarray:
+        if len(self.carry):  # the last partial frame, zero-padded as frame_energy_db pads it
+            self.feed(np.zeros(self.hop - len(self.carry)))
+        return np.concatenate(self.levels) if self.levels else np.zeros(0)
+
+
 def speech_mask(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
-    """Per-frame speech/non-speech decision with hysteresis.
+    """Per-frame speech/non-speech decision with hysteresis (see ``mask_of_levels``)."""
+    levels, hop = frame_energy_db(audio, sample_rate)
+    return mask_of_levels(levels), hop
+
+
+def mask_of_levels(levels: np.ndarray) -> np.ndarray:
+    """Speech per frame from its level in dB.
 
     Thresholds adapt to the recording: between the noise floor (10th percentile of frame levels)
     and the loud speech level (95th percentile). A region opens above the high threshold and
     closes only after the level has stayed under the low threshold for the hangover time, so
     soft word endings and short dips inside words stay speech.
     """
-    levels, hop = frame_energy_db(audio, sample_rate)
     if len(levels) == 0:
-        return np.zeros(0, dtype=bool), hop
+        return np.zeros(0, dtype=bool)
     floor, loud = np.percentile(levels, 10), np.percentile(levels, 95)
     if loud < -60.0 or loud - floor < 6.0:
         # Near-digital silence, or no contrast at all: all speech if audible, else none.
-        return np.full(len(levels), loud >= -60.0), hop
+        return np.full(len(levels), loud >= -60.0)
     high = floor + 0.45 * (loud - floor)
     low = floor + 0.25 * (loud - floor)
     hangover = max(1, int(round(HANGOVER_SECONDS / VAD_FRAME_SECONDS)))
@@ -69,7 +96,7 @@ def speech_mask(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
                 mask[i - quiet + 1 : i + 1] = False
                 continue
         mask[i] = active
-    return mask, hop
+    return mask
 
 
 def speech_spans(audio: np.ndarray, sample_rate: int) -> list[Span]:
@@ -94,12 +121,19 @@ def split_at_pauses(
     unchanged. Within each window the cut goes in the middle of the longest pause that leaves the
     chunk at least ``min_seconds`` long; with no pause at all, at the quietest frame.
     """
-    total = len(audio)
+    if len(audio) <= int(max_seconds * sample_rate):
+        return [Span(0, len(audio))]
+    levels, hop = frame_energy_db(audio, sample_rate)
+    return split_levels(levels, hop, len(audio), sample_rate, max_seconds, min_seconds)
+
+
+def split_levels(levels: np.ndarray, hop: int, total: int, sample_rate: int,
+                 max_seconds: float = MAX_CHUNK_SECONDS, min_seconds: float = MIN_CHUNK_SECONDS) -> list[Span]:
+    """``split_at_pauses`` from the frame levels alone (``total`` samples, ``hop`` per frame)."""
     max_len = int(max_seconds * sample_rate)
     if total <= max_len:
         return [Span(0, total)]
-    mask, hop = speech_mask(audio, sample_rate)
-    levels, _ = frame_energy_db(audio, sample_rate)
+    mask = mask_of_levels(levels)
     min_pause = max(1, int(round(MIN_PAUSE_SECONDS / VAD_FRAME_SECONDS)))
     pauses: list[tuple[int, int]] = []  # (first frame, frame count) of each silent run
     edges = np.flatnonzero(np.diff(np.concatenate([[1], mask.astype(np.int8), [1]])))
