@@ -9,6 +9,9 @@ model.safetensors.index.json, and the golden tokenizer files.
 
     from benchmarks.checkpoints import golden_config, write_checkpoint
     write_checkpoint(tmp_path / "ckpt", golden_config(), shards=3)
+
+``always_audio_checkpoint(dest)`` writes one whose edit model always answers with audio (for
+end-to-end tests: random weights rarely emit <gen_audio>); see the note above it.
 """
 
 from __future__ import annotations
@@ -269,4 +272,189 @@ def write_checkpoint(
     if tokenizer:
         for name in TOKENIZER_FILES:
             shutil.copyfile(GOLDEN_DIR / name, dest / name)
+    return dest
+
+
+# ---- a checkpoint that always answers with audio ------------------------------------------------
+# Random weights cannot be relied on to emit <gen_audio>, so end-to-end tests use an LLM built by
+# hand (the other components stay random). Every MLP and the last attention layer are silenced, so
+# a position's residual stream is its own embedding plus what two crafted attention layers write:
+#
+#   layer 0: head 0 attends to </audio> and head 1 to <prompt> (keys only on those rows); at every
+#            later position each moves a "before" flag into an "after" flag (norm-preserving, so all
+#            audio positions keep identical keys in layer 1);
+#   layer 1: head 0 attends uniformly to the audio positions (the projector outputs one constant
+#            vector) and reads the "after </audio>" flag: generated patches / all audio patches.
+#
+# The stop head fires once that fraction reaches 1/2 (as many patches generated as the input has);
+# the lm_head is a lookup table from each token's (orthonormal) content to its successor, so text
+# is a fixed chain: `<answer>` -> the CoT -> <gen_audio>; `</role>` -> <gen_audio> after a <prompt>
+# (edits), else -> the transcript -> <|endoftext|> (ASR prompts carry no <prompt>).
+_C, _AUDIO, _END_MARK, _PROMPT_MARK = 0, 1, 2, 3  # residual-stream dims of the crafted LLM
+_BEFORE_END, _AFTER_END, _BEFORE_PROMPT, _AFTER_PROMPT, _RATIO = 4, 5, 6, 7, 8
+_CONTENT = 9  # dims 9.. hold the token identity
+_CONST, _FLAG, _CONTENT_NORM = 2.0, 2.0, 6.0
+_QK = 11.0  # query/key gain: scores of >= ~28 for the attended rows against 0 for the others
+_LOGIT = 20.0  # lm_head gain: the successor's logit is ~140, the next best ~70
+_STOP_GAIN = 1000.0
+STOP_FRACTION = 0.5 - 1e-4  # stop once generated >= input patches (margin for float rounding)
+ALWAYS_AUDIO_COT = "<cot_text>so <edit></edit> ok</cot_text>"
+ALWAYS_AUDIO_TRANSCRIPT = "hello"
+
+
+def _normed(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """The LLM's RMSNorm (weight 1) in float64, to size the crafted gains exactly."""
+    x = x.double()
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+
+
+def _successors(tok: Any, cot: str, transcript: str) -> tuple[dict[int, int], int | None]:
+    """The text chain as {token: next token} (</role> excluded) and the transcript's first token.
+
+    A token may appear in only one place (the next token depends on the current one alone), so
+    repeated or conflicting tokens are refused; the chain then always ends.
+    """
+    special = tok.special
+    chains = [([special.answer] + tok.encode(cot), special.gen_audio_start),
+              (tok.encode(transcript), special.end_of_text)]
+    table: dict[int, int] = {}
+    for ids, end in chains:
+        for here, there in zip(ids, ids[1:] + [end]):
+            if here in (special.role_end, special.gen_audio_start, special.end_of_text) or \
+                    table.get(here, there) != there:
+                raise ValueError(f"token {tok.decode([here])!r} would need two successors: choose a CoT and "
+                                 f"a transcript whose tokens are all distinct ({cot!r}, {transcript!r})")
+            table[here] = there
+    first = tok.encode(transcript)
+    return table, (first[0] if first else None)
+
+
+def always_audio_state(config: dict[str, Any], *, seed: int = 0, cot: str = ALWAYS_AUDIO_COT,
+                       transcript: str = ALWAYS_AUDIO_TRANSCRIPT) -> dict[str, torch.Tensor]:
+    """random_state with the LLM, projector and stop head replaced as the section note says."""
+    from ming_edit.model.text_tokenizer import TextTokenizer
+
+    tok = TextTokenizer.from_dir(GOLDEN_DIR)
+    llm = config["llm_config"]
+    hidden, vocab, head_dim = int(llm["hidden_size"]), int(llm["vocab_size"]), int(llm["head_dim"])
+    heads, kv, eps = int(llm["num_attention_heads"]), int(llm["num_key_value_heads"]), float(llm["rms_norm_eps"])
+    if heads < 2 or kv != 1 or head_dim < 4 or hidden <= _CONTENT + 8 or llm.get("norm_head") or \
+            llm.get("tie_word_embeddings") or llm.get("use_bias") or llm.get("use_qkv_bias"):
+        raise ValueError("always_audio_state is laid out for the golden LLM config (2 heads, 1 kv head, no biases)")
+    special = tok.special
+    table, first = _successors(tok, cot, transcript)
+    sources = sorted(set(table) | {special.role_end})
+    n_content = hidden - _CONTENT
+    if len(sources) > n_content:
+        raise ValueError(f"the CoT and transcript need {len(sources)} distinct tokens; at most {n_content} fit")
+
+    state = random_state(config, seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    # embeddings: a constant, the two "before" flags, content of a fixed norm, markers on two rows
+    content = torch.randn(vocab, n_content, generator=gen, dtype=torch.float64)
+    basis, _ = torch.linalg.qr(torch.randn(n_content, n_content, generator=gen, dtype=torch.float64))
+    for i, token in enumerate(sources):  # the chain tokens' contents are orthonormal
+        content[token] = basis[:, i]
+    content = _CONTENT_NORM * content / content.norm(dim=1, keepdim=True)
+    emb = torch.zeros(vocab, hidden, dtype=torch.float64)
+    emb[:, _C], emb[:, _BEFORE_END], emb[:, _BEFORE_PROMPT] = _CONST, _FLAG, _FLAG
+    emb[:, _CONTENT:] = content
+    emb[special.audio_end, _END_MARK] = 1.0
+    emb[special.prompt_start, _PROMPT_MARK] = 1.0
+    # every audio patch (input or generated) enters the LLM as this one vector
+    audio = torch.zeros(hidden, dtype=torch.float64)
+    audio[_C], audio[_AUDIO], audio[_BEFORE_END], audio[_BEFORE_PROMPT] = _CONST, 1.0, _FLAG, _FLAG
+
+    p = "model.model."
+    state[p + "word_embeddings.weight"] = emb
+    proj = "linear_proj_audio.final_layer.linear."
+    state[proj + "weight"] = torch.zeros_like(state[proj + "weight"])
+    state[proj + "bias"] = audio
+    for key in list(state):
+        if key.startswith(p + "layers.") and key.endswith(("down_proj.weight", "attention.dense.weight")):
+            state[key] = torch.zeros_like(state[key])  # every block adds nothing ...
+        if key.startswith(p) and key.endswith(("input_layernorm.weight", "model.norm.weight")):
+            state[key] = torch.ones_like(state[key])
+
+    # ... but layers 0 and 1, whose attention is written here. q/k sit in the lowest RoPE
+    # frequencies (pairs 63 and 62 of head_dim 128: < 0.01 rad over the whole context), so the
+    # scores do not depend on the distance.
+    half = head_dim // 2
+    q0, q1, k0, v0 = 0, head_dim, heads * head_dim, (heads + 1) * head_dim
+    lowest, second = half - 1, half - 2
+    marker_end = float(_normed(emb[special.audio_end], eps)[_END_MARK])
+    marker_prompt = float(_normed(emb[special.prompt_start], eps)[_PROMPT_MARK])
+    after_end = float(_normed(audio, eps)[_BEFORE_END])  # the flag, once moved, at an audio position
+
+    qkv = torch.zeros(((heads + 2) * head_dim, hidden), dtype=torch.float64)
+    qkv[q0 + lowest, _C] = _QK  # head 0: find </audio>
+    qkv[k0 + lowest, _END_MARK] = _QK
+    qkv[v0 + 0, _END_MARK] = 1.0 / marker_end  # value 1 there, 0 elsewhere
+    qkv[q1 + second, _C] = _QK  # head 1: find <prompt>
+    qkv[k0 + second, _PROMPT_MARK] = _QK
+    qkv[v0 + 1, _PROMPT_MARK] = 1.0 / marker_prompt
+    dense = torch.zeros((hidden, heads * head_dim), dtype=torch.float64)
+    dense[_BEFORE_END, 0], dense[_AFTER_END, 0] = -_FLAG, _FLAG
+    dense[_BEFORE_PROMPT, head_dim + 1], dense[_AFTER_PROMPT, head_dim + 1] = -_FLAG, _FLAG
+    state[p + "layers.0.attention.query_key_value.weight"] = qkv
+    state[p + "layers.0.attention.dense.weight"] = dense
+
+    qkv = torch.zeros_like(qkv)
+    qkv[q0 + lowest, _C] = _QK  # head 0: every audio position alike
+    qkv[k0 + lowest, _AUDIO] = _QK
+    qkv[v0 + 0, _AFTER_END] = 1.0 / after_end  # 1 for a generated patch, 0 for an input one
+    dense = torch.zeros_like(dense)
+    dense[_RATIO, 0] = 1.0
+    state[p + "layers.1.attention.query_key_value.weight"] = qkv
+    state[p + "layers.1.attention.dense.weight"] = dense
+
+    # stop logit - continue logit = gain * (fraction generated - STOP_FRACTION) / rms (the final
+    # norm scales both terms alike, so the sign is exact)
+    row = torch.zeros(hidden, dtype=torch.float64)
+    row[_RATIO], row[_C] = 0.5 * _STOP_GAIN, -0.5 * _STOP_GAIN * STOP_FRACTION / _CONST
+    state["stop_head.weight"] = torch.stack([-row, row])
+    state["stop_head.bias"] = torch.zeros(2, dtype=torch.float64)
+
+    head = torch.zeros(vocab, hidden, dtype=torch.float64)
+    unit = content / _CONTENT_NORM
+    for here, there in table.items():
+        head[there, _CONTENT:] += _LOGIT * unit[here]
+    # </role>: both branches share its content; the <prompt> flags break the tie by half a logit
+    bonus = 0.5 * _LOGIT * _CONTENT_NORM / _FLAG
+    head[special.gen_audio_start, _CONTENT:] += _LOGIT * unit[special.role_end]
+    head[special.gen_audio_start, _AFTER_PROMPT] += bonus
+    asr_first = special.end_of_text if first is None else first
+    head[asr_first, _CONTENT:] += _LOGIT * unit[special.role_end]
+    head[asr_first, _BEFORE_PROMPT] += bonus
+    state["model.lm_head.weight"] = head
+    return {key: value.float() if value.dtype == torch.float64 else value for key, value in state.items()}
+
+
+def always_audio_checkpoint(
+    dest: str | Path,
+    *,
+    seed: int = 0,
+    cot: str = ALWAYS_AUDIO_COT,
+    transcript: str = ALWAYS_AUDIO_TRANSCRIPT,
+    max_positions: int | None = None,
+    shards: int = 1,
+) -> Path:
+    """A tiny checkpoint (released layout, golden sizes) whose edit model always answers with audio.
+
+    For any input audio and instruction, ``generate_edit`` emits ``cot`` (word edits, whose prompt
+    ends in <answer>) or nothing (other edits), then <gen_audio>, then max(17, A + 1) audio patches
+    for an input of A patches (A = ceil(samples / 320) // 5 at 16 kHz; 17 is upstream's minimum)
+    and the stop head ends it. ASR answers ``transcript`` for any audio. Generated audio is the
+    random flow head and decoder's (it does not depend on the input). In bf16 / fp16 the stop can
+    come a patch or two late (the fraction is compared with 1/2 at ~3 digits). TTS prompts have no
+    </audio>, so there the stop head never fires and the loop's own cap ends the speech.
+    ``max_positions`` overrides the LLM context (1024) for longer clips.
+    """
+    dest = Path(dest)
+    config = golden_config()
+    if max_positions is not None:
+        config["llm_config"]["max_position_embeddings"] = int(max_positions)
+    write_checkpoint(dest, config, shards=shards, state=always_audio_state(config, seed=seed, cot=cot,
+                                                                          transcript=transcript))
+    shutil.copyfile(GOLDEN_DIR / "preprocessor_config.json", dest / "preprocessor_config.json")
     return dest

@@ -35,6 +35,15 @@ def golden_stack():
 
 
 @pytest.fixture(scope="session")
+def always_audio_dir(tmp_path_factory) -> Path:
+    """A tiny checkpoint whose edit model always switches to audio and stops after about the
+    input's length (benchmarks/checkpoints.always_audio_checkpoint), built once per session."""
+    from benchmarks.checkpoints import always_audio_checkpoint
+
+    return always_audio_checkpoint(tmp_path_factory.mktemp("always-audio") / "checkpoint")
+
+
+@pytest.fixture(scope="session")
 def speech_bench():
     """benchmarks/speech.py (espeak-ng test sentences, noise makers); skips without espeak-ng."""
     if shutil.which("espeak-ng") is None:
