@@ -170,3 +170,95 @@ def test_dry_run_without_a_transcript_says_what_it_needs(episode: tuple[Path, Pa
     path, _ = episode
     result = run("edit", path, "delete the word 'banana'", "--dry-run")
     assert result.exit_code == 2 and "--transcript" in result.stderr
+
+
+def windows_of(path: Path) -> list:
+    return window_spans(audio_in.probe(path))
+
+
+def test_only_the_window_with_the_word_changes(episode: tuple[Path, Path], tmp_path: Path, always_audio_dir: Path,
+                                              loads) -> None:
+    """70 s of stereo speech at 44.1 kHz, 'banana' in the third window: the model edits that window
+    only; every sample before and after it is the input's own."""
+    path, transcript = episode
+    out = tmp_path / "out.wav"
+    result = run("edit", path, "delete the word 'banana'", "--transcript", transcript, "-o", out, "--json",
+                 "--model", always_audio_dir, "--device", "cpu", "--seed", "0")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    edited = [i for i, w in enumerate(report["windows"]) if w["edited"]]
+    assert edited == [2] and report["windows"][2]["cot"]
+    source, _ = sf.read(str(path), dtype="int16", always_2d=True)
+    written, rate = sf.read(str(out), dtype="int16", always_2d=True)
+    assert rate == 44100 and sf.info(str(out)).subtype == "PCM_16" and written.shape[1] == 2
+    span = windows_of(path)[2]
+    assert np.array_equal(written[: span.start], source[: span.start])  # bit for bit before ...
+    tail = source.shape[0] - span.end
+    assert np.array_equal(written[written.shape[0] - tail :], source[span.end :])  # ... and after
+    assert loads["n"] == 1
+
+
+def test_without_a_transcript_the_model_searches_every_window(tmp_path: Path, always_audio_dir: Path, loads) -> None:
+    """The tiny checkpoint transcribes every window as "hello"; each is searched, all are edited."""
+    path = tmp_path / "talk.wav"
+    sf.write(str(path), podcast(32.0), 16000, subtype="PCM_16")
+    result = run("edit", path, "delete the word 'hello'", "-o", tmp_path / "out.wav", "--json",
+                 "--model", always_audio_dir, "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    windows = json.loads(result.stdout)["windows"]
+    assert len(windows) == 2 and all(w["text"] == "hello" and w["edited"] for w in windows)
+    assert loads["n"] == 1
+
+
+def test_mixed_plan_runs_each_step_on_its_engine(tmp_path: Path, always_audio_dir: Path, loads) -> None:
+    path = tmp_path / "talk.wav"
+    sf.write(str(path), podcast(8.0), 16000, subtype="PCM_16")
+    out = tmp_path / "out.wav"
+    result = run("edit", path, "denoise, then delete the word 'hello', then normalize for podcasts", "-o", out,
+                 "--json", "--model", always_audio_dir, "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["steps"] == [{"op": "denoise", "engine": "dsp"}, {"op": "delete", "engine": "model"},
+                               {"op": "loudness", "engine": "dsp"}]
+    assert any("loudness" in n for n in report["notes"]) and any("denoised" in n for n in report["notes"])
+    from ming_edit.dsp.loudness.meter import integrated_loudness
+
+    audio, rate = sf.read(str(out), dtype="float64", always_2d=True)
+    assert abs(integrated_loudness(audio, rate) + 16.0) < 0.1  # the last step ran last, on the model's output
+    assert loads["n"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav", "talk.wav"]  # no stage files left
+
+
+def test_a_window_the_model_fails_on_is_kept(tmp_path: Path, always_audio_dir: Path, monkeypatch) -> None:
+    """Two windows hold the word; the model gives no audio for the second: it stays the original,
+    the report says so, exit 1 (0 with --keep-going). With no window edited nothing is written."""
+    from ming_edit.model.edit_loop import NoEditAudioError
+    from ming_edit.pipelines import regenerate
+
+    path = tmp_path / "talk.wav"
+    sf.write(str(path), podcast(32.0), 16000, subtype="PCM_16")
+    real, calls = regenerate.regenerate_clip, []
+
+    def second_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) % 2 == 0:
+            raise NoEditAudioError("the model never emitted <gen_audio> within 3 steps")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(regenerate, "regenerate_clip", second_fails)
+    common = ["--json", "--model", always_audio_dir, "--device", "cpu"]
+    result = run("edit", path, "delete the word 'hello'", "-o", tmp_path / "a.wav", *common)
+    assert result.exit_code == 1 and "1 of 2 window(s) got no audio" in result.stderr
+    windows = json.loads(result.stdout)["windows"]
+    assert windows[0]["edited"] and not windows[1]["edited"] and "within 3 steps" in windows[1]["failed"]
+    source, _ = sf.read(str(path), dtype="int16")
+    written, _ = sf.read(str(tmp_path / "a.wav"), dtype="int16")
+    start = int(windows[1]["start"] * 16000)
+    assert np.array_equal(written[written.shape[0] - (source.shape[0] - start) :], source[start:])
+    kept = run("edit", path, "delete the word 'hello'", "-o", tmp_path / "b.wav", "--keep-going", *common)
+    assert kept.exit_code == 0, kept.stderr
+
+    monkeypatch.setattr(regenerate, "regenerate_clip", lambda *a, **k: (_ for _ in ()).throw(
+        NoEditAudioError("the model never emitted <gen_audio> within 3 steps")))
+    none = run("edit", path, "delete the word 'hello'", "-o", tmp_path / "c.wav", *common)
+    assert none.exit_code == 1 and "within 3 steps" in none.stderr and not (tmp_path / "c.wav").exists()
