@@ -262,3 +262,18 @@ def test_a_window_the_model_fails_on_is_kept(tmp_path: Path, always_audio_dir: P
         NoEditAudioError("the model never emitted <gen_audio> within 3 steps")))
     none = run("edit", path, "delete the word 'hello'", "-o", tmp_path / "c.wav", *common)
     assert none.exit_code == 1 and "within 3 steps" in none.stderr and not (tmp_path / "c.wav").exists()
+
+
+def test_a_folder_of_model_edits_loads_the_model_once(tmp_path: Path, always_audio_dir: Path, loads) -> None:
+    folder = tmp_path / "shows"
+    folder.mkdir()
+    for name, seconds in (("a.wav", 6.0), ("b.wav", 9.0), ("c.wav", 4.0)):
+        sf.write(str(folder / name), podcast(seconds), 16000, subtype="PCM_16")
+    (folder / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    result = run("edit", folder, "make it sound happy", "-o", tmp_path / "out", "--json",
+                 "--model", always_audio_dir, "--device", "cpu")
+    assert result.exit_code == 1 and "1 of 4 files failed" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.wav", "b.wav", "c.wav"]
+    assert loads["n"] == 1
+    refused = run("edit", folder, "delete 'x'", "--transcript", tmp_path / "t.json", "--dry-run")
+    assert refused.exit_code == 2 and "single file" in refused.stderr

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from ming_edit.errors import CheckpointError, MingEditError, ModelNeededError
+from ming_edit.errors import CheckpointError, MingEditError, ModelNeededError, UsageError
 from ming_edit.io.files import count_nested_audio, default_output_dir, make_folders, mirror_folder, remove_if_empty
 from ming_edit.ops.operation import Plan
 from ming_edit.options import BatchResult, CotCallback, EditOptions, EditResult, Failure
@@ -33,6 +33,8 @@ def run_batch(
     on_cot: CotCallback | None = None,
 ) -> BatchResult:
     """Edit every audio file under ``input_dir`` into ``output_dir`` (default DIR.edited)."""
+    if options.transcript is not None:
+        raise UsageError("--transcript is one recording's transcript; give it with a single file, not a folder")
     output_dir = output_dir or default_output_dir(input_dir)
     pairs = mirror_folder(input_dir, output_dir, recursive=recursive)
     done: list[EditResult] = []
