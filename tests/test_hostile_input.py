@@ -69,3 +69,17 @@ def test_truncated_files_of_every_container_are_refused(tmp_path: Path, fmt: str
     assert not (tmp_path / "out.wav").exists()
     ok = run_process(["edit", whole, "half the volume", "-o", tmp_path / "ok.wav"])
     assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize("instruction", ["turn it down 3 dB", "normalize for podcasts"])
+def test_mp3_decoder_chatter_never_reaches_stderr(tmp_path: Path, instruction: str) -> None:
+    """mpg123 prints its own warnings ("Xing stream size off", "part2_3_length too large") to the C
+    stderr: a truncated mp3 gets our one line only, a good one nothing but notes."""
+    good = tmp_path / "talk.mp3"
+    sf.write(str(good), 0.3 * np.sin(np.arange(5 * 16000) / 16000 * 2 * np.pi * 440), 16000, format="MP3")
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    assert "truncated" in one_line(run_process(["edit", cut, instruction, "-o", tmp_path / "a.wav"]), 1)
+    done = run_process(["edit", good, instruction, "-o", tmp_path / "b.mp3"])
+    assert done.returncode == 0, done.stderr
+    assert all(line.startswith("note: ") for line in done.stderr.splitlines() if line.strip()), done.stderr

@@ -6,8 +6,10 @@ remembers the input's sample rate, channels, container and subtype so the output
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -119,12 +121,41 @@ def _check_complete(path: Path) -> None:
         raise AudioError(f"{path} is truncated: its header declares {found[0]} bytes of audio but the file holds {found[1]}")
 
 
+@contextlib.contextmanager
+def quiet_decoder(path: Path | str) -> Iterator[None]:
+    """Opening an mp3, libsndfile's mpg123 writes warnings ("Xing stream size off by more than
+    1%") to the C stderr, around our own one-line verdict on the file; they are silenced there."""
+    if Path(path).suffix.lower() not in MPEG_SUFFIXES:
+        yield
+        return
+    with quiet_c_stderr():
+        yield
+
+
+MPEG_SUFFIXES = (".mp3", ".mp2", ".mpga")
+
+
+@contextlib.contextmanager
+def quiet_c_stderr() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null for the block (C libraries' own prints)."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def probe(path: Path) -> AudioInfo:
     """Validate ``path`` and return its AudioInfo without decoding the samples."""
     path = Path(path)
     check_input_file(path)
     try:
-        info = sf.info(str(path))
+        with quiet_decoder(path):
+            info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise AudioError(f"{path} is not a readable audio file ({libsndfile_reason(err)})") from None
     _check_complete(path)
@@ -143,7 +174,8 @@ def read_audio(path: Path) -> tuple[np.ndarray, AudioInfo]:
     """Decode ``path`` to float64 [frames, channels]; refuse empty, corrupt or non-finite audio."""
     info = probe(path)
     try:
-        audio, _ = sf.read(str(info.path), dtype="float64", always_2d=True)
+        with quiet_decoder(info.path):
+            audio, _ = sf.read(str(info.path), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
         raise AudioError(f"{info.path} could not be decoded ({libsndfile_reason(err)})") from None
     check_decoded(info, audio.shape[0])
@@ -158,12 +190,15 @@ def read_blocks(info: AudioInfo, start: int = 0, stop: int | None = None,
     of the whole file also refuses an empty or truncated one (``check_decoded``) at its end."""
     pos = start
     try:
-        with sf.SoundFile(str(info.path)) as f:
+        with quiet_decoder(info.path):
+            handle = sf.SoundFile(str(info.path))
+        with handle as f:
             if start:
                 f.seek(start)
             while stop is None or pos < stop:
-                block = f.read(block_frames if stop is None else min(block_frames, stop - pos),
-                               dtype="float64", always_2d=True)
+                with quiet_decoder(info.path):
+                    block = f.read(block_frames if stop is None else min(block_frames, stop - pos),
+                                   dtype="float64", always_2d=True)
                 if not block.shape[0]:
                     break
                 check_finite(block, info.sample_rate, info.path, offset=pos)
@@ -185,7 +220,8 @@ class RangeReader:
 
     def __enter__(self) -> RangeReader:
         try:
-            self.file = sf.SoundFile(str(self.info.path))
+            with quiet_decoder(self.info.path):
+                self.file = sf.SoundFile(str(self.info.path))
         except (sf.LibsndfileError, RuntimeError) as err:
             raise AudioError(f"{self.info.path} could not be decoded ({libsndfile_reason(err)})") from None
         return self
@@ -197,8 +233,9 @@ class RangeReader:
     def read(self, start: int, stop: int) -> np.ndarray:
         """[<= stop - start, channels] from frame ``start`` in ``dtype``; floats refused if not finite."""
         try:
-            self.file.seek(start)
-            block = self.file.read(stop - start, dtype=self.dtype.name, always_2d=True)
+            with quiet_decoder(self.info.path):
+                self.file.seek(start)
+                block = self.file.read(stop - start, dtype=self.dtype.name, always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as err:
             raise AudioError(f"{self.info.path} could not be decoded ({libsndfile_reason(err)})") from None
         if self.dtype.kind == "f":
@@ -246,7 +283,8 @@ def read_native(path: Path) -> tuple[np.ndarray, AudioInfo]:
     info = probe(path)
     dtype = native_dtype(info.subtype)
     try:
-        audio, _ = sf.read(str(info.path), dtype=dtype.name, always_2d=True)
+        with quiet_decoder(info.path):
+            audio, _ = sf.read(str(info.path), dtype=dtype.name, always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
         raise AudioError(f"{info.path} could not be decoded ({libsndfile_reason(err)})") from None
     check_decoded(info, audio.shape[0])

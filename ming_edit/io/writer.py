@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from ming_edit.errors import AudioError, Terminated
-from ming_edit.io.audio import check_finite, libsndfile_reason
+from ming_edit.io.audio import check_finite, libsndfile_reason, quiet_decoder
 from ming_edit.io.formats import CLIP_CEILING_DB, encoder_settings, protect_from_clipping
 
 _open_writes = 0  # nesting depth of atomic_output in the main thread (the SIGTERM handler's lifetime)
@@ -221,7 +221,8 @@ def round_trip(audio: np.ndarray, sample_rate: int, *, fmt: str, subtype: str, k
                       **encoder_settings(subtype, audio.shape[1], sample_rate, kbps)) as out:
         out.write(audio)
     buffer.seek(0)
-    decoded, _ = sf.read(buffer, dtype="float64", always_2d=True)
+    with quiet_decoder(buffer.name):
+        decoded, _ = sf.read(buffer, dtype="float64", always_2d=True)
     return decoded
 
 
