@@ -137,9 +137,12 @@ def _root(
 
 
 def _register_commands(root: typer.Typer) -> None:
-    from ming_edit.cli import dev, edit, models, speech
+    from ming_edit.cli import dev, edit, models, speech, splice
+    from ming_edit.cli import info
 
     root.command("edit", epilog=edit.EDIT_EPILOG)(edit.edit_command)
+    root.command("splice", epilog=splice.SPLICE_EPILOG)(splice.splice_command)
+    root.command("info", epilog=info.INFO_EPILOG)(info.info_command)
     root.command("transcribe")(speech.transcribe_command)
     root.command("speak")(speech.speak_command)
     root.command("clone")(speech.clone_command)

@@ -194,6 +194,26 @@ def task_progress(enabled: bool = True) -> Iterator[ProgressCallback]:
         yield update
 
 
+def splice_lines(report: Any) -> list[str]:
+    """Human summary of a splice (a pipelines.splice.SpliceReport): one line per edit, then the
+    outcome."""
+    if report.is_global:
+        return [f"wrote {report.output}: a global change, the regenerated audio whole ({report.duration_out:.2f} s)"]
+    lines = []
+    for e in report.edits:
+        if e.kind == "delete":
+            lines.append(f"  deleted {e.source_start:.2f}-{e.source_end:.2f} s")
+        elif e.kind == "insert":
+            lines.append(f"  inserted regenerated {e.regenerated_start:.2f}-{e.regenerated_end:.2f} s at {e.source_start:.2f} s")
+        else:
+            lines.append(f"  replaced {e.source_start:.2f}-{e.source_end:.2f} s with regenerated "
+                         f"{e.regenerated_start:.2f}-{e.regenerated_end:.2f} s")
+    what = f"{len(report.edits)} edit(s)" if report.edits else "no change found"
+    lines.append(f"wrote {report.output}: {what}, {100 * report.kept_fraction:.1f} % of the source kept sample for "
+                 f"sample ({report.duration_in:.2f} s -> {report.duration_out:.2f} s)")
+    return lines
+
+
 def print_speech(result: SpeakResult) -> None:
     """What speak / clone say on stderr once the file is written."""
     if result.reference_text_transcribed:
