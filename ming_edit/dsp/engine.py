@@ -11,6 +11,12 @@ Accepted ranges (UsageError outside them):
                             (ranges of dsp/convert.py: 1..32 channels, 8000..384000 Hz)
   pitch{semitones}          -24 <= semitones <= 24 (duration kept)
   denoise{}                 no arguments
+  cut / keep{start, end | first | last}  seconds, 0 <= start < end (end None: to the end); the
+                            recording's own length is checked when it is read (AudioError)
+  pad{start, end}           0..3600 s of silence each
+  trim{start, end}          which ends lose their silence (booleans)
+  pauses{longer_than, to}   0.1 <= longer_than <= 60 s, 0 <= to < longer_than
+  fade{in, out}             0..3600 s each, not both 0
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ming_edit.errors import AudioError, UsageError
-from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, FORMAT_OPS, Operation
+from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, FORMAT_OPS, TIME_OPS, Operation
 
 VOLUME_MAX = 100.0
 LUFS_RANGE = (-70.0, 0.0)
@@ -82,6 +88,8 @@ def validate_operation(op: Operation) -> None:
         validate_conversion(op.args.get("sample_rate"), op.args.get("channels"))
     elif op.op == "pitch":
         _check_range(op, "semitones", number_arg(op, "semitones"), *PITCH_RANGE)
+    elif op.op in TIME_OPS:
+        _validate_time(op)
 
 
 def _check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -100,6 +108,33 @@ def _check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     if not np.isfinite(np.sum(audio)) and not np.isfinite(audio).all():
         raise AudioError("the audio contains NaN or infinite samples")
     return audio.astype(np.float64, copy=False)
+
+
+def _validate_time(op: Operation) -> None:
+    a = op.args
+    if op.op in ("cut", "keep"):
+        for key in ("first", "last"):
+            if key in a:
+                _check_range(op, key, number_arg(op, key), 1e-3, 86400.0)
+                return
+        start = number_arg(op, "start", 0.0)
+        _check_range(op, "start", start, 0.0, 86400.0)
+        if a.get("end") is not None and number_arg(op, "end") <= start:
+            raise UsageError(f"{op.op} from {start:g} s to {number_arg(op, 'end'):g} s: the end is not after the start")
+    elif op.op == "pad":
+        for key in ("start", "end"):
+            _check_range(op, key, number_arg(op, key, 0.0), 0.0, 3600.0)
+    elif op.op == "pauses":
+        longer, to = number_arg(op, "longer_than"), number_arg(op, "to")
+        _check_range(op, "longer_than", longer, 0.1, 60.0)
+        if not 0.0 <= to <= longer:
+            raise UsageError(f"pauses longer than {longer:g} s cannot be shortened to {to:g} s; give a length under {longer:g} s")
+    elif op.op == "fade":
+        fade_in, fade_out = number_arg(op, "in", 0.0), number_arg(op, "out", 0.0)
+        for key, value in (("in", fade_in), ("out", fade_out)):
+            _check_range(op, key, value, 0.0, 3600.0)
+        if not fade_in and not fade_out:
+            raise UsageError("a fade needs a length, e.g. \"fade in over 2 seconds\"")
 
 
 def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
@@ -137,6 +172,17 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
         semitones = number_arg(op, "semitones")
         out = shift_pitch(audio, sample_rate, semitones)
         return DspResult(out, [f"pitch {semitones:+g} semitones, duration kept"])
+    if op.op in TIME_OPS:
+        from ming_edit.dsp import timeline
+
+        frames = audio.shape[0]
+        if op.op == "fade":
+            gain = timeline.fade_gain(frames, sample_rate, op.args)
+            return DspResult(audio * gain(0, frames)[:, None], [timeline.fade_note(op.args)])
+        levels, hop = timeline.frame_levels(audio, sample_rate) if op.op in timeline.NEEDS_LEVELS else (None, 0)
+        plan, note = timeline.build(op.op, op.args, frames, sample_rate, levels, hop)
+        out = plan.render(lambda a, b: audio[a:b], 0, plan.frames, audio.shape[1])
+        return DspResult(out, [note])
     from ming_edit.dsp.denoise import denoise
 
     return DspResult(denoise(audio, sample_rate), ["denoised (MMSE log-spectral amplitude)"])

@@ -19,7 +19,8 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "silence": (
         r"silences?|silent (?:parts?|bits?|gaps?|sections?|stretches)|pauses?|gaps?|dead air|quiet (?:parts?|bits?|sections?)",
         r"静音|沉默|停顿|空白|留白|间隙",
-        'ming-edit cannot cut silence or pauses yet; it can change the speed ("make it 10% faster") or ' + _QUOTE,
+        'say "remove the long pauses", "shorten pauses longer than 1 second to 0.5 seconds" or '
+        '"trim the silence at the start and the end"',
     ),
     "hum": (r"hum|humming|buzz(?:ing)?", r"嗡嗡声|电流声|交流声|嗡声", "ming-edit has no hum filter yet; " + _DENOISE),
     "echo": (r"echo(?:es)?|reverb(?:eration)?|reflections?", r"回声|回音|混响",

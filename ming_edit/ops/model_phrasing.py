@@ -13,7 +13,7 @@ import re
 from typing import Iterable
 
 from ming_edit.errors import UsageError
-from ming_edit.ops.operation import Operation
+from ming_edit.ops.operation import TIME_OPS, Operation
 
 EDIT_LEAD = "Please recognize the language of this speech and transcribe it. "
 # Index-based forms count characters (Chinese) or words (English) from 1, as the benchmark does.
@@ -43,6 +43,7 @@ EDIT_TEMPLATES: dict[str, str] = {
     "resample": "And resample it to {sample_rate} Hz.",
     "convert": "And keep the audio as it is.",
     "freeform": "And {instruction}.",
+    "time_edit": "And {description}.",
 }
 COT_OPS = frozenset({"delete", "insert", "substitute"})
 MASK = "[MASK]"
@@ -83,6 +84,8 @@ def _template_and_fields(op: Operation) -> tuple[str, dict[str, object]]:
         return "peak", {"peak_db": _num(a["peak_db"]), "unit": "dBTP" if a.get("true_peak") else "dB"}
     if op.op == "freeform":
         return "freeform", {"instruction": a["instruction"].strip().rstrip(".")}
+    if op.op in TIME_OPS:
+        return "time_edit", {"description": op.describe()}
     if op.op in EDIT_TEMPLATES:
         return op.op, dict(a)
     raise ValueError(f"unknown operation {op.op!r}")

@@ -13,7 +13,8 @@ from typing import Any
 # Format steps change the file, not the sound; the pipeline runs them first (loudness and peaks are
 # then measured on what is written), exactly like --channels / --sample-rate.
 FORMAT_OPS = ("channels", "resample", "convert")
-DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise") + FORMAT_OPS
+TIME_OPS = ("cut", "keep", "pad", "trim", "pauses", "fade")  # dsp/timeline.py
+DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise") + TIME_OPS + FORMAT_OPS
 MODEL_OPS = ("delete", "insert", "substitute", "emotion", "dialect", "add_sound", "freeform")  # the rest: the model
 OUTPUT_RATES = (8000, 384000)  # what resample / --sample-rate accept, Hz
 DEFAULT_LUFS = -16.0  # "normalize" alone means podcast loudness
@@ -26,7 +27,9 @@ class Operation:
 
     DSP argument names: volume{factor}, loudness{lufs, true_peak_db}, peak{peak_db, true_peak}
     (a gain bringing the sample peak, or the true peak, to peak_db), speed{factor},
-    pitch{semitones}, denoise{}; speed{duration} is a target length in seconds; format steps:
+    pitch{semitones}, denoise{}; speed{duration} is a target length in seconds; time edits (seconds):
+    cut{start, end|None} / cut{first} / cut{last}, keep{...the same}, pad{start?, end?},
+    trim{start: bool, end: bool}, pauses{longer_than, to}, fade{in?, out?}; format steps:
     channels{channels}, resample{sample_rate}, convert{to?} (only the output's format). Model ops carry their own arguments (delete{text} or
     delete{start,end}, insert{text, after|before|after_index|before_index|at}, substitute{old,new}
     or substitute{start,end,new}, emotion{emotion}, dialect{dialect}, add_sound{sound},
@@ -65,9 +68,37 @@ class Operation:
             return f"convert to {a['to']}" if "to" in a else "convert the format"
         if self.op == "pitch":
             return f"pitch {a['semitones']:+g} semitones"
+        if self.op in TIME_OPS:
+            return _describe_time(self.op, a)
         if not a:
             return self.op
         return self.op + " " + ", ".join(f"{k}={v!r}" for k, v in a.items())
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(float(seconds), 60.0)
+    hours, minutes = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:05.2f}"
+    return f"{minutes}:{secs:05.2f}" if minutes else f"{secs:g} s"
+
+
+def _describe_time(op: str, a: dict[str, Any]) -> str:
+    if op in ("cut", "keep"):
+        if "first" in a:
+            return f"{op} the first {a['first']:g} s"
+        if "last" in a:
+            return f"{op} the last {a['last']:g} s"
+        end = "the end" if a.get("end") is None else _clock(a["end"])
+        return f"{op} {_clock(a.get('start', 0.0))} to {end}"
+    if op == "pad":
+        return "add silence: " + ", ".join(f"{a[k]:g} s at the {k}" for k in ("start", "end") if a.get(k))
+    if op == "trim":
+        ends = [k for k in ("start", "end") if a.get(k, True)]
+        return "trim the silence at the " + " and the ".join(ends)
+    if op == "pauses":
+        return f"shorten pauses longer than {a['longer_than']:g} s to {a['to']:g} s"
+    return "fade " + " and ".join(f"{k} over {a[k]:g} s" for k in ("in", "out") if a.get(k))
 
 
 @dataclass(frozen=True)

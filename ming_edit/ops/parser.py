@@ -44,12 +44,14 @@ _ZH_NOT_NUMBERS = ("四川", "八度", "一半", "一倍", "一下", "一些", "
 _LONE_ONE_UNITS = ("个", "倍", "半音", "八度", "分贝", "db", "%")
 
 _SPLIT = re.compile(
-    r"\s*(?:[,;，；。、！!？?]|\.(?:\s+|$)|\band then\b|\bthen\b|\band also\b|\band\b|\bafter that\b"
-    r"|\bafterwards\b|\bfollowed by\b|\bplus\b|\bbut\b|&|然后|接着|之后再|再|并且|并|和|同时|但是|但"
+    r"\s*(?:[,;，；。、！!？?]|\.(?:\s+|$)|\band then\b|\bthen\b|\band also\b|\band\b(?!\s+(?:at\s+)?(?:the\s+)?(?:end|ending|beginning|start)\b)(?!\s+out\b)(?!(?<=fade in and)\s+fade[- ]?out\b)(?!(?<=fade-in and)\s+fade[- ]?out\b)|\bafter that\b"
+    r"|\bafterwards\b|\bfollowed by\b|\bplus\b|\bbut\b|&|然后|接着|之后再|再|并且|并|和(?!结尾|末尾|淡出)|同时|但是|但"
     # a negation starts a clause of its own: "denoise without normalizing", "降噪不要标准化"
     r"|(?=\b(?:without|instead of|rather than)\b)|(?=而不是|而不|不要|不用|不需要|无需|不必))\s*",
     re.IGNORECASE,
 )
+# "between 5 and 10 seconds": "and" would split it into two steps
+_BETWEEN = re.compile(r"\bbetween\s+(\d[\d:.]*(?:\s*[a-z]+)?)\s+and\s+(?=\d)", re.IGNORECASE)
 _LEAD = re.compile(
     r"^(?:(?:and|then|also|first(?:ly)?|finally|next|please|pls|kindly|now|just|"
     r"can you|could you|would you|i want to|i'd like to|i would like to|let's|let us)\b[\s,]*"
@@ -205,7 +207,7 @@ def parse_instruction(instruction: str, *, allow_freeform: bool = False) -> Plan
     if not text:
         raise UsageError("the instruction is empty; say what to do, e.g. \"normalize for podcasts\"")
     masked, quoted = _mask_quotes(_PROMPT_NOISE.sub(" ", text))
-    masked = normalise_numbers(masked)
+    masked = _BETWEEN.sub(r"from \1 to ", normalise_numbers(masked))
     operations: list[Operation] = []
     excluded: list[tuple[str, str]] = []  # (op, clause) the user said not to do
     negated = 0

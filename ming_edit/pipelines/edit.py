@@ -46,13 +46,26 @@ def route(plan: Plan, engine: str = "auto") -> str:
 
 
 def predicted_duration(plan: Plan, duration_in: float) -> float | None:
-    """Output duration of a DSP plan (only speed changes length); None when the model decides."""
+    """Output duration of a DSP plan; None when the model decides or it depends on the audio
+    (trimming silence, shortening pauses)."""
     if plan.engine != "dsp":
         return None
-    duration = duration_in
+    duration: float | None = duration_in
     for op in plan.operations:
+        a = op.args
+        if duration is None or op.op in ("trim", "pauses"):  # these depend on where the silence is
+            return None
         if op.op == "speed":
-            duration = float(op.args["duration"]) if "duration" in op.args else duration / float(op.args["factor"])
+            duration = float(a["duration"]) if "duration" in a else duration / float(a["factor"])
+        elif op.op == "pad":
+            duration += float(a.get("start", 0.0)) + float(a.get("end", 0.0))
+        elif op.op in ("cut", "keep"):
+            if "first" in a or "last" in a:
+                span = min(duration, float(a.get("first", a.get("last", 0.0))))
+            else:
+                end = duration if a.get("end") is None else min(duration, float(a["end"]))
+                span = max(0.0, end - float(a.get("start", 0.0)))
+            duration = span if op.op == "keep" else duration - span
     return duration
 
 

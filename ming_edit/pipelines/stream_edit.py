@@ -32,7 +32,9 @@ from ming_edit.dsp import tempo
 from ming_edit.dsp.convert import remix
 from ming_edit.dsp.denoise import DenoiseStats, denoise_blocks
 from ming_edit.dsp.engine import apply_operation, check_rate, number_arg, speed_factor, validate_operation
+from ming_edit.dsp import timeline as timeline_edits
 from ming_edit.dsp.frames import FrameReader, zero_padded
+from ming_edit.dsp.levels import LevelMeter
 from ming_edit.dsp.loudness.normalize import plan_loudness
 from ming_edit.dsp.loudness.truepeak import TruePeakScanner, block_statistics
 from ming_edit.dsp.peak import peak_gain
@@ -41,10 +43,10 @@ from ming_edit.errors import AudioError
 from ming_edit.io import audio as audio_in
 from ming_edit.io import formats
 from ming_edit.io.writer import audio_writer, clip_rule, scratch_file
-from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, FORMAT_OPS, Operation, Plan
+from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, FORMAT_OPS, TIME_OPS, Operation, Plan
 from ming_edit.options import EditOptions, EditResult, ProgressCallback
 
-STREAMED_OPS = ("volume", "peak", "loudness", "speed", "pitch", "denoise", *FORMAT_OPS)
+STREAMED_OPS = ("volume", "peak", "loudness", "speed", "pitch", "denoise", *TIME_OPS, *FORMAT_OPS)
 POINTWISE_OPS = ("volume", "channels")  # read a chain in order, never by range
 BLOCK = audio_in.BLOCK_FRAMES
 Step = Callable[[np.ndarray], np.ndarray]
@@ -143,6 +145,25 @@ class _Denoised:
         yield from denoise_blocks(self.chain.blocks(), self.stats)
 
 
+class _TimeEdited:
+    """A chain through a time edit (dsp/timeline.py), as a FrameReader: a Timeline rendered from
+    the chain's frames, or the chain times a fade's gain."""
+
+    def __init__(self, reader: _Reader, timeline: timeline_edits.Timeline | None = None,
+                 gain: Callable[[int, int], np.ndarray] | None = None) -> None:
+        self.reader, self.timeline, self.gain = reader, timeline, gain
+        self.frames = timeline.frames if timeline is not None else reader.frames
+        self.channels = reader.channels
+
+    def _inside(self, start: int, stop: int) -> np.ndarray:
+        if self.timeline is not None:
+            return self.timeline.render(self.reader.read, start, stop, self.channels)
+        return self.reader.read(start, stop) * self.gain(start, stop)[:, None]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return zero_padded(self._inside, self.frames, self.channels, start, stop)
+
+
 class _Chain:
     """A source and the pointwise steps applied to each of its blocks."""
 
@@ -177,7 +198,7 @@ class _StreamedEdit:
         bounded = formats.is_bounded(subtype)
         self.measure_output = bounded and any(o.op == "volume" and number_arg(o, "factor") > 1.0 for o in stages)
         sox_steps = sum(o.op in ("speed", "resample") or (o.op == "pitch" and number_arg(o, "semitones")) for o in stages)
-        measured = sum(o.op in ("peak", "loudness", "denoise") for o in stages)  # one pass in order each
+        measured = sum(o.op in ("peak", "loudness", "denoise", "trim", "pauses") for o in stages)  # one pass each
         self.done, self.planned = 0, 1 + self.measure_output + measured + 2 * sox_steps  # measure + sox for each
 
     def _pass(self, total: int | None) -> Callable[[int], None]:
@@ -194,6 +215,16 @@ class _StreamedEdit:
         if chain.frames is None and self.info.subtype not in formats.LOSSY_SUBTYPES:
             chain.source.frames = self.info.frames  # the header of an uncompressed file is exact (checked)
         return chain.frames if chain.frames is not None else self.measure(chain)[0]
+
+    def levels(self, chain: _Chain) -> np.ndarray:
+        """20 ms levels of the chain's channel mean (dsp/levels.py), in one pass."""
+        meter = LevelMeter(chain.rate)
+        tick, frames = self._pass(chain.frames or self.info.frames), 0
+        for block in chain.blocks():
+            meter.feed(block.mean(axis=1))
+            frames += block.shape[0]
+            tick(frames)
+        return meter.finish()
 
     def measure(self, chain: _Chain, energy: bool = False) -> tuple[int, float, float, np.ndarray | None]:
         """(frames, max, min, per-20 ms energy or None) of the chain, in one pass."""
@@ -228,6 +259,18 @@ class _StreamedEdit:
             self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes
             out = _Chain(_Denoised(chain, stats), chain.rate, chain.channels)
             return out if in_order else self.materialise(out)
+        if op.op in TIME_OPS:
+            reader = _Reader(chain, self._frames(chain))
+            if op.op == "fade":
+                edited = _TimeEdited(reader, gain=timeline_edits.fade_gain(reader.frames, chain.rate, op.args))
+                self.notes.append(timeline_edits.fade_note(op.args))
+            else:
+                levels, hop = (self.levels(chain), timeline_edits.level_hop(chain.rate)) \
+                    if op.op in timeline_edits.NEEDS_LEVELS else (None, 0)
+                plan, note = timeline_edits.build(op.op, op.args, reader.frames, chain.rate, levels, hop)
+                edited = _TimeEdited(reader, timeline=plan)
+                self.notes.append(note)
+            return _Chain(_Computed(edited), chain.rate, chain.channels)
         if op.op == "loudness":
             target, ceiling = number_arg(op, "lufs", DEFAULT_LUFS), number_arg(op, "true_peak_db", DEFAULT_TRUE_PEAK)
             check_rate(op, chain.rate)
