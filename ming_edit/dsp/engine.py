@@ -17,18 +17,20 @@ Accepted ranges (UsageError outside them):
   trim{start, end}          which ends lose their silence (booleans)
   pauses{longer_than, to}   0.1 <= longer_than <= 60 s, 0 <= to < longer_than
   fade{in, out}             0..3600 s each, not both 0
+  level{}, compress{}       the leveler and the speech compressor of dsp/dynamics.py
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ming_edit.errors import AudioError, UsageError
-from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, FORMAT_OPS, TIME_OPS, Operation
+from ming_edit.dsp.frames import ArrayReader, FrameReader
+from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, DYNAMICS_OPS, FORMAT_OPS, TIME_OPS, Operation
 
 VOLUME_MAX = 100.0
 LUFS_RANGE = (-70.0, 0.0)
@@ -172,6 +174,9 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
         semitones = number_arg(op, "semitones")
         out = shift_pitch(audio, sample_rate, semitones)
         return DspResult(out, [f"pitch {semitones:+g} semitones, duration kept"])
+    if op.op in DYNAMICS_OPS:
+        curve, note = dynamics_curve(op, ArrayReader(audio), sample_rate)
+        return DspResult(audio * curve(0, audio.shape[0])[:, None], [note])
     if op.op in TIME_OPS:
         from ming_edit.dsp import timeline
 
@@ -194,6 +199,29 @@ def check_rate(op: Operation, sample_rate: int) -> None:
         raise AudioError(f"loudness needs a sample rate of at least {MIN_LOUDNESS_RATE} Hz")
     if op.op == "peak" and op.args.get("true_peak") and sample_rate < MIN_LOUDNESS_RATE:
         raise AudioError(f"true-peak normalisation needs a sample rate of at least {MIN_LOUDNESS_RATE} Hz")
+
+
+def dynamics_curve(op: Operation, reader: FrameReader, sample_rate: int,
+                   on_frames: Callable[[int], None] | None = None) -> tuple[Any, str]:
+    """The leveler's or the compressor's gain curve for a signal, from one pass in order."""
+    from ming_edit.dsp import dynamics
+    from ming_edit.dsp.levels import LevelMeter
+    from ming_edit.dsp.loudness.meter import CHUNK, LoudnessMeter
+
+    if op.op == "level":
+        check_rate(Operation("loudness"), sample_rate)
+        meter = LoudnessMeter(sample_rate, reader.channels, reader.frames)
+    else:
+        meter = LevelMeter(sample_rate, dynamics.COMPRESS_FRAME_S)
+    for start in range(0, reader.frames, CHUNK):
+        block = reader.read(start, min(reader.frames, start + CHUNK))
+        meter.feed(block if op.op == "level" else block.mean(axis=1))
+        if on_frames is not None:
+            on_frames(min(reader.frames, start + CHUNK))
+    if op.op == "level":
+        meas = meter.measurement()
+        return dynamics.leveler_curve(meas.hop_energy, meas.hop, meas.integrated())
+    return dynamics.compressor_curve(meter.finish(), meter.hop, sample_rate)
 
 
 def speed_factor(op: Operation, seconds: float) -> float:

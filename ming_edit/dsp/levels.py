@@ -25,8 +25,8 @@ def frame_energy_db(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, in
 class LevelMeter:
     """``frame_energy_db`` of a mono signal fed in blocks of any size (a long file streamed)."""
 
-    def __init__(self, sample_rate: int) -> None:
-        self.hop = max(1, int(round(VAD_FRAME_SECONDS * sample_rate)))
+    def __init__(self, sample_rate: int, frame_seconds: float = VAD_FRAME_SECONDS) -> None:
+        self.hop = max(1, int(round(frame_seconds * sample_rate)))
         self.carry = np.zeros(0)
         self.levels: list[np.ndarray] = []
 

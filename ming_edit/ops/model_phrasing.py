@@ -13,7 +13,7 @@ import re
 from typing import Iterable
 
 from ming_edit.errors import UsageError
-from ming_edit.ops.operation import TIME_OPS, Operation
+from ming_edit.ops.operation import DYNAMICS_OPS, TIME_OPS, Operation
 
 EDIT_LEAD = "Please recognize the language of this speech and transcribe it. "
 # Index-based forms count characters (Chinese) or words (English) from 1, as the benchmark does.
@@ -84,7 +84,7 @@ def _template_and_fields(op: Operation) -> tuple[str, dict[str, object]]:
         return "peak", {"peak_db": _num(a["peak_db"]), "unit": "dBTP" if a.get("true_peak") else "dB"}
     if op.op == "freeform":
         return "freeform", {"instruction": a["instruction"].strip().rstrip(".")}
-    if op.op in TIME_OPS:
+    if op.op in TIME_OPS or op.op in DYNAMICS_OPS:
         return "time_edit", {"description": op.describe()}
     if op.op in EDIT_TEMPLATES:
         return op.op, dict(a)

@@ -14,7 +14,8 @@ from typing import Any
 # then measured on what is written), exactly like --channels / --sample-rate.
 FORMAT_OPS = ("channels", "resample", "convert")
 TIME_OPS = ("cut", "keep", "pad", "trim", "pauses", "fade")  # dsp/timeline.py
-DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise") + TIME_OPS + FORMAT_OPS
+DYNAMICS_OPS = ("level", "compress")  # dsp/dynamics.py
+DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise") + DYNAMICS_OPS + TIME_OPS + FORMAT_OPS
 MODEL_OPS = ("delete", "insert", "substitute", "emotion", "dialect", "add_sound", "freeform")  # the rest: the model
 OUTPUT_RATES = (8000, 384000)  # what resample / --sample-rate accept, Hz
 DEFAULT_LUFS = -16.0  # "normalize" alone means podcast loudness
@@ -70,6 +71,10 @@ class Operation:
             return f"pitch {a['semitones']:+g} semitones"
         if self.op in TIME_OPS:
             return _describe_time(self.op, a)
+        if self.op == "level":
+            return "level the speech (slow leveler)"
+        if self.op == "compress":
+            return "compress the dynamics (3:1)"
         if not a:
             return self.op
         return self.op + " " + ", ".join(f"{k}={v!r}" for k, v in a.items())

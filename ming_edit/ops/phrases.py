@@ -3,7 +3,8 @@
 Each row is ``Phrase(op, regex, extract)`` (phrase_kit.py). The parser (parser.py) prepares a clause
 before matching: quoted spans become placeholders ``⟦0⟧``, number words and Chinese numerals become
 digits, and "百分之二十" becomes "20%". So the regexes only ever see ASCII digits. Rows are tried in
-order and the first whose regex is found in a clause wins: DSP rows (phrases_dsp.py), then the
+order and the first whose regex is found in a clause wins: the leveler / compressor rows
+(phrases_dynamics.py), the other DSP rows (phrases_dsp.py), then the
 time edits (phrases_time.py), then the acoustic non-word rows (acoustic.py), then the model rows (phrases_model.py), so the generic
 word-editing rows ("change X to Y", "delete X") come last.
 
@@ -29,10 +30,11 @@ from __future__ import annotations
 from ming_edit.ops.acoustic import ACOUSTIC_ROWS
 from ming_edit.ops.phrase_kit import SPEED_STEP, STEP_DB, Phrase, check_finite, groups_of
 from ming_edit.ops.phrases_dsp import DSP_ROWS
+from ming_edit.ops.phrases_dynamics import DYNAMICS_ROWS
 from ming_edit.ops.phrases_model import MODEL_ROWS
 from ming_edit.ops.phrases_time import TIME_ROWS
 
-TABLE: tuple[Phrase, ...] = DSP_ROWS + TIME_ROWS + ACOUSTIC_ROWS + MODEL_ROWS
+TABLE: tuple[Phrase, ...] = DYNAMICS_ROWS + DSP_ROWS + TIME_ROWS + ACOUSTIC_ROWS + MODEL_ROWS
 
 # Shown when an instruction is not understood (also in --help and the README).
 EXAMPLES = (

@@ -31,7 +31,7 @@ import numpy as np
 from ming_edit.dsp import tempo
 from ming_edit.dsp.convert import remix
 from ming_edit.dsp.denoise import DenoiseStats, denoise_blocks
-from ming_edit.dsp.engine import apply_operation, check_rate, number_arg, speed_factor, validate_operation
+from ming_edit.dsp.engine import apply_operation, check_rate, dynamics_curve, number_arg, speed_factor, validate_operation
 from ming_edit.dsp import timeline as timeline_edits
 from ming_edit.dsp.frames import FrameReader, zero_padded
 from ming_edit.dsp.levels import LevelMeter
@@ -43,10 +43,10 @@ from ming_edit.errors import AudioError
 from ming_edit.io import audio as audio_in
 from ming_edit.io import formats
 from ming_edit.io.writer import audio_writer, clip_rule, scratch_file
-from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, FORMAT_OPS, TIME_OPS, Operation, Plan
+from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DYNAMICS_OPS, FORMAT_OPS, TIME_OPS, Operation, Plan
 from ming_edit.options import EditOptions, EditResult, ProgressCallback
 
-STREAMED_OPS = ("volume", "peak", "loudness", "speed", "pitch", "denoise", *TIME_OPS, *FORMAT_OPS)
+STREAMED_OPS = ("volume", "peak", "loudness", "speed", "pitch", "denoise", *DYNAMICS_OPS, *TIME_OPS, *FORMAT_OPS)
 POINTWISE_OPS = ("volume", "channels")  # read a chain in order, never by range
 BLOCK = audio_in.BLOCK_FRAMES
 Step = Callable[[np.ndarray], np.ndarray]
@@ -198,7 +198,7 @@ class _StreamedEdit:
         bounded = formats.is_bounded(subtype)
         self.measure_output = bounded and any(o.op == "volume" and number_arg(o, "factor") > 1.0 for o in stages)
         sox_steps = sum(o.op in ("speed", "resample") or (o.op == "pitch" and number_arg(o, "semitones")) for o in stages)
-        measured = sum(o.op in ("peak", "loudness", "denoise", "trim", "pauses") for o in stages)  # one pass each
+        measured = sum(o.op in ("peak", "loudness", "denoise", "trim", "pauses", *DYNAMICS_OPS) for o in stages)
         self.done, self.planned = 0, 1 + self.measure_output + measured + 2 * sox_steps  # measure + sox for each
 
     def _pass(self, total: int | None) -> Callable[[int], None]:
@@ -259,6 +259,11 @@ class _StreamedEdit:
             self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes
             out = _Chain(_Denoised(chain, stats), chain.rate, chain.channels)
             return out if in_order else self.materialise(out)
+        if op.op in DYNAMICS_OPS:
+            reader = _Reader(chain, self._frames(chain))
+            curve, note = dynamics_curve(op, reader, chain.rate, on_frames=self._pass(reader.frames))
+            self.notes.append(note)
+            return _Chain(_Computed(_TimeEdited(reader, gain=curve)), chain.rate, chain.channels)
         if op.op in TIME_OPS:
             reader = _Reader(chain, self._frames(chain))
             if op.op == "fade":
