@@ -21,6 +21,7 @@ from ming_edit.dsp.loudness.truepeak import BLOCK, TruePeakScanner
 # ~0.003 fs of Nyquist, where the correction sees a finite context), but common 4x-32x polyphase
 # meters (e.g. scipy's resample_poly) image near-Nyquist content and read up to ~0.35 dB higher than exact
 CEILING_MARGIN_DB = 0.3
+HEAVY_DB = 3.0  # reduction beyond which limiting is audible on speech (reported)
 PREPARE_AHEAD_DB = 1.0  # envelopes are computed for gains up to this much above the asked one
 _GROUP_BLOCKS = 2048  # limiter runs are processed in groups of about this many blocks
 _NEG_DB_TO_LN = -np.log(10.0) / 20.0
@@ -36,6 +37,7 @@ class LimitCurve:
     max_reduction_db: float
     limited_samples: int
     marked: np.ndarray  # every block id with a gain curve, ascending
+    heavy_samples: int = 0  # samples reduced by more than HEAVY_DB
 
     @property
     def cells(self) -> int:
@@ -177,7 +179,7 @@ class LimitPlanner:
         marked = np.flatnonzero(np.cumsum(cover[:-1]) > 0)
         # the first run may start at block 0 with a peak inside the margin: pad in front
         lead = pre if marked[0] == 0 else 0
-        groups, limited = [], 0
+        groups, limited, heavy = [], 0, 0
         for ids in _split_runs(marked):
             q = self._envelope_rows(ids)
             q += np.float32(gain_db - self.ceiling_db)
@@ -185,9 +187,11 @@ class LimitPlanner:
             pad = lead * self.cells if ids[0] == 0 else 0
             coarse = coarse_reduction(np.concatenate([np.zeros(pad), q.ravel()]), self.timing)[pad:]
             nodes = grid_nodes(coarse.astype(np.float32), self.timing.step)
-            limited += int(np.count_nonzero(draw(nodes, self.timing.step, np.float32) > 1e-6))
+            drawn = draw(nodes, self.timing.step, np.float32)
+            limited += int(np.count_nonzero(drawn > 1e-6))
+            heavy += int(np.count_nonzero(drawn > HEAVY_DB))
             groups.append((ids, nodes))
-        return LimitCurve(groups, self.timing.step, max_q, limited, marked)
+        return LimitCurve(groups, self.timing.step, max_q, limited, marked, heavy)
 
 
 def _split_runs(marked: np.ndarray) -> list[np.ndarray]:

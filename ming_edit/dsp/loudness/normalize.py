@@ -20,7 +20,7 @@ import numpy as np
 
 from ming_edit.dsp.frames import FrameReader, as_reader
 from ming_edit.dsp.loudness.limiter import LimiterTiming
-from ming_edit.dsp.loudness.limitplan import LimitCurve, LimitPlanner
+from ming_edit.dsp.loudness.limitplan import HEAVY_DB, LimitCurve, LimitPlanner
 from ming_edit.dsp.loudness.meter import CHUNK, LoudnessMeter, Measurement, integrated_loudness, remeasure
 from ming_edit.dsp.loudness.truepeak import BLOCK, BlockStatistics, TruePeakScanner, true_peak_dbtp
 from ming_edit.errors import AudioError
@@ -29,6 +29,7 @@ MODEL_TOLERANCE_LU = 0.01
 EXACT_TOLERANCE_LU = 0.05
 REACH_TOLERANCE_LU = 0.5  # beyond this the target is reported as unreachable
 MAX_GAIN_DB = 120.0
+HEAVY_SHARE_PERCENT, HEAVY_MAX_DB = 5.0, 10.0  # beyond either, suggest leveling first
 
 
 class LoudnessModel:
@@ -225,10 +226,14 @@ def plan_loudness(
     notes = [f"loudness {before:.1f} -> {after:.1f} LUFS (gain {gain_db:+.1f} dB)"]
     if curve is not None:
         share = 100.0 * curve.limited_samples / max(1, frames)
+        heavy = 100.0 * curve.heavy_samples / max(1, frames)
         notes.append(
-            f"limited {share:.1f}% of samples (up to {curve.max_reduction_db:.1f} dB) to keep "
-            f"true peak at {peak_after:.1f} dBTP <= {ceiling_dbtp:.1f} (before: {peak_before:.1f} dBTP)"
+            f"limited {share:.1f}% of samples (up to {curve.max_reduction_db:.1f} dB; {heavy:.1f}% by more than "
+            f"{HEAVY_DB:g} dB) to keep true peak at {peak_after:.1f} dBTP <= {ceiling_dbtp:.1f} (before: {peak_before:.1f} dBTP)"
         )
+        if heavy > HEAVY_SHARE_PERCENT or curve.max_reduction_db > HEAVY_MAX_DB:
+            notes.append("the limiter worked hard, which can sound squashed: level the speech first, e.g. "
+                         '"level the speakers, then normalize for podcasts"')
     else:
         notes.append(f"true peak {peak_before:.1f} -> {peak_after:.1f} dBTP, no limiting needed")
     if meas.frames < meas.block:
