@@ -91,8 +91,8 @@ def test_leveling_silence_is_one_line(tmp_path: Path) -> None:
 
 def test_normalize_says_when_the_limiter_works_hard(interview) -> None:
     audio, _, _ = interview
-    quiet = 0.05 * audio
-    quiet[:: RATE // 2] = 0.9  # clicks: the gain to -16 LUFS must be limited hard
+    quiet = 0.2 * audio
+    quiet[:: 2 * RATE] = 0.9  # clicks: the gain to -16 LUFS must be limited hard
     notes = apply_operation(quiet, RATE, Operation("loudness", {"lufs": -16.0, "true_peak_db": -1.0})).notes
     assert any("by more than 3 dB" in n for n in notes) and any("level the speech first" in n for n in notes)
     plain = apply_operation(audio, RATE, Operation("loudness", {"lufs": -23.0, "true_peak_db": -1.0})).notes
