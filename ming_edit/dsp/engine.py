@@ -178,14 +178,14 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
         curve, note = dynamics_curve(op, ArrayReader(audio), sample_rate)
         return DspResult(audio * curve(0, audio.shape[0])[:, None], [note])
     if op.op in TIME_OPS:
-        from ming_edit.dsp import timeline
+        from ming_edit.dsp.timeline import NEEDS_LEVELS, build, fade_gain, fade_note, frame_levels
 
         frames = audio.shape[0]
         if op.op == "fade":
-            gain = timeline.fade_gain(frames, sample_rate, op.args)
-            return DspResult(audio * gain(0, frames)[:, None], [timeline.fade_note(op.args)])
-        levels, hop = timeline.frame_levels(audio, sample_rate) if op.op in timeline.NEEDS_LEVELS else (None, 0)
-        plan, note = timeline.build(op.op, op.args, frames, sample_rate, levels, hop)
+            gain = fade_gain(frames, sample_rate, op.args)
+            return DspResult(audio * gain(0, frames)[:, None], [fade_note(op.args)])
+        levels, hop = frame_levels(audio, sample_rate) if op.op in NEEDS_LEVELS else (None, 0)
+        plan, note = build(op.op, op.args, frames, sample_rate, levels, hop)
         out = plan.render(lambda a, b: audio[a:b], 0, plan.frames, audio.shape[1])
         return DspResult(out, [note])
     from ming_edit.dsp.denoise import denoise
@@ -204,7 +204,7 @@ def check_rate(op: Operation, sample_rate: int) -> None:
 def dynamics_curve(op: Operation, reader: FrameReader, sample_rate: int,
                    on_frames: Callable[[int], None] | None = None) -> tuple[Any, str]:
     """The leveler's or the compressor's gain curve for a signal, from one pass in order."""
-    from ming_edit.dsp import dynamics
+    from ming_edit.dsp.dynamics import COMPRESS_FRAME_S, compressor_curve, leveler_curve
     from ming_edit.dsp.levels import LevelMeter
     from ming_edit.dsp.loudness.meter import CHUNK, LoudnessMeter
 
@@ -212,7 +212,7 @@ def dynamics_curve(op: Operation, reader: FrameReader, sample_rate: int,
         check_rate(Operation("loudness"), sample_rate)
         meter = LoudnessMeter(sample_rate, reader.channels, reader.frames)
     else:
-        meter = LevelMeter(sample_rate, dynamics.COMPRESS_FRAME_S)
+        meter = LevelMeter(sample_rate, COMPRESS_FRAME_S)
     for start in range(0, reader.frames, CHUNK):
         block = reader.read(start, min(reader.frames, start + CHUNK))
         meter.feed(block if op.op == "level" else block.mean(axis=1))
@@ -220,8 +220,8 @@ def dynamics_curve(op: Operation, reader: FrameReader, sample_rate: int,
             on_frames(min(reader.frames, start + CHUNK))
     if op.op == "level":
         meas = meter.measurement()
-        return dynamics.leveler_curve(meas.hop_energy, meas.hop, meas.integrated())
-    return dynamics.compressor_curve(meter.finish(), meter.hop, sample_rate)
+        return leveler_curve(meas.hop_energy, meas.hop, meas.integrated())
+    return compressor_curve(meter.finish(), meter.hop, sample_rate)
 
 
 def speed_factor(op: Operation, seconds: float) -> float:

@@ -43,8 +43,11 @@ _ZH_NOT_NUMBERS = ("四川", "八度", "一半", "一倍", "一下", "一些", "
 # A lone 一 is usually "a"/"one" in prose (一下, 一点, 一些); only read it as 1 before a unit.
 _LONE_ONE_UNITS = ("个", "倍", "半音", "八度", "分贝", "db", "%")
 
+# "and" joins two steps, except inside one: "at the start and the end", "fade in and (fade) out"
+_AND = (r"\band\b(?!\s+(?:at\s+)?(?:the\s+)?(?:end|ending|beginning|start)\b)(?!\s+out\b)"
+        r"(?!(?<=fade in and)\s+fade[- ]?out\b)(?!(?<=fade-in and)\s+fade[- ]?out\b)")
 _SPLIT = re.compile(
-    r"\s*(?:[,;，；。、！!？?]|\.(?:\s+|$)|\band then\b|\bthen\b|\band also\b|\band\b(?!\s+(?:at\s+)?(?:the\s+)?(?:end|ending|beginning|start)\b)(?!\s+out\b)(?!(?<=fade in and)\s+fade[- ]?out\b)(?!(?<=fade-in and)\s+fade[- ]?out\b)|\bafter that\b"
+    r"\s*(?:[,;，；。、！!？?]|\.(?:\s+|$)|\band then\b|\bthen\b|\band also\b|" + _AND + r"|\bafter that\b"
     r"|\bafterwards\b|\bfollowed by\b|\bplus\b|\bbut\b|&|然后|接着|之后再|再|并且|并|和(?!结尾|末尾|淡出)|同时|但是|但"
     # a negation starts a clause of its own: "denoise without normalizing", "降噪不要标准化"
     r"|(?=\b(?:without|instead of|rather than)\b)|(?=而不是|而不|不要|不用|不需要|无需|不必))\s*",
