@@ -127,3 +127,14 @@ def test_dry_run_predicts_the_length(tmp_path: Path) -> None:
     done = run_process(["edit", src, "cut from 0:02 to 0:05, then add 1 second of silence at the end", "--dry-run", "--json"])
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["duration_out"] == pytest.approx(8.0)
+
+
+def test_dry_run_shows_the_figures_the_plan_depends_on(tmp_path: Path) -> None:
+    src = tmp_path / "tone.wav"
+    sf.write(str(src), 0.1 * np.sin(np.arange(3 * 48000) / 48000 * 2 * np.pi * 300), 48000)
+    done = run_process(["edit", src, "normalize for podcasts, then cut the first second", "--dry-run", "--json"])
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["measured"]["integrated_lufs"] == pytest.approx(-23.8, abs=0.1)
+    assert any("+7.8 dB to reach -16 LUFS" in n for n in report["notes"]) and report["duration_out"] == pytest.approx(2.0)
+    assert listing(tmp_path) == ["tone.wav"]

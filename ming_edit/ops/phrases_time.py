@@ -66,6 +66,16 @@ def before(g: Groups) -> dict[str, Any]:
     return {"start": 0.0, "end": seconds(g, "a")}
 
 
+ONE = r"(?P<one>second|minute|hour|half (?:a )?second|half (?:a )?minute)"  # "the first second"
+
+
+def one_unit(g: Groups) -> dict[str, Any]:
+    length = {"second": 1.0, "minute": 60.0, "hour": 3600.0}.get(g["one"].lower().split()[-1], 1.0)
+    if g["one"].lower().startswith("half"):
+        length /= 2.0
+    return {"first" if g["pos"].lower() == "first" else "last": length}
+
+
 def fade(g: Groups) -> dict[str, Any]:
     length = seconds(g, "a") if g.get("a") or g.get("azm") else DEFAULT_FADE_SECONDS
     direction = (g.get("dir") or "").lower()
@@ -146,6 +156,8 @@ TIME_ROWS: tuple[Phrase, ...] = (
     P("pad", r"pad (?:it |the audio )?with " + A + r"(?: of silence)?(?: (?:at|to) the (?P<edge>start|beginning|end))?" + END, pad),
     P("pad", r"(?:在)?(?P<edge>开头|结尾|末尾|最后|前面|后面)(?:加|添加|增加|插入|补)(?:上)?" + A + r"(?:的)?(?:静音|空白)", pad),
     # -- cut a range
+    P("cut", r"(?:cut|delete|remove|drop|trim|erase|skip|chop)(?: out| off)? (?:the )?(?P<pos>first|last|final) " + ONE + END, one_unit),
+    P("keep", r"(?:keep|trim (?:it )?(?:down )?to|cut (?:it )?(?:down )?to|extract)(?: only)? (?:the )?(?P<pos>first|last|final) " + ONE + END, one_unit),
     P("cut", r"(?:cut|delete|remove|drop|trim|erase|skip|chop)(?: out| off)? (?:the )?first " + A + END, first),
     P("cut", r"(?:cut|delete|remove|drop|trim|erase|skip|chop)(?: out| off)? (?:the )?(?:last|final) " + A + END, last),
     P("cut", r"(?:cut|delete|remove|drop|trim|erase|chop)(?: out| off)? (?:everything|all|the rest|the audio) after " + A + END, after),

@@ -53,7 +53,8 @@ def run_batch(
         try:
             if not options.dry_run:
                 created = make_folders(target.parent)
-            outcome = edit_file(source, plan, target, options, on_cot=on_cot, allow_new_folder=True)
+            outcome = edit_file(source, plan, target, options, on_cot=on_cot, allow_new_folder=True,
+                                measure_dry_run=False)
             done.append(replace(outcome, model_run=None))  # a folder of model edits must not keep every latent
         except (ModelNeededError, CheckpointError, KeyboardInterrupt):
             remove_if_empty(created)

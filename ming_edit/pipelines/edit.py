@@ -89,10 +89,13 @@ def edit_file(
     on_cot: CotCallback | None = None,
     on_progress: ProgressCallback | None = None,
     allow_new_folder: bool = False,
+    measure_dry_run: bool = True,
 ) -> EditResult:
     """Apply ``plan`` to ``input_path`` and write ``output_path`` (default NAME.edited.EXT).
 
     ``allow_new_folder``: the output's folder may not exist yet (a batch dry run creates nothing).
+    ``measure_dry_run``: a DSP dry run measures the figures the plan depends on (current loudness,
+    peaks; pipelines/info.plan_figures), one read of the file; folders skip it.
     """
     input_path = Path(input_path)
     output_path = _output_for(plan, input_path, Path(output_path) if output_path is not None else None)
@@ -117,7 +120,13 @@ def edit_file(
 
         return edit_with_model(result, fmt, subtype, options, on_cot=on_cot, on_progress=on_progress)
     if options.dry_run:
-        return replace(result, dry_run=True, duration_out=predicted_duration(plan, info.duration))
+        result = replace(result, dry_run=True, duration_out=predicted_duration(plan, info.duration))
+        if not measure_dry_run:
+            return result
+        from ming_edit.pipelines.info import plan_figures
+
+        figures, lines = plan_figures(input_path, plan.operations)
+        return replace(result, measured=figures, notes=result.notes + tuple(lines))
     return _edit_with_dsp(result, fmt, subtype, options, on_progress)
 
 
