@@ -1,11 +1,12 @@
 """Options and results of the user tasks, as frozen dataclasses (no torch, no numpy).
 
-ModelOptions is the model/device/dtype/seed quartet every model command takes; it validates the
+ModelOptions is the model/device/dtype/seed/quantize set every model command takes; it validates the
 names once, here, so the CLI and the library agree on what is accepted.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,9 @@ DTYPE_NAMES = {
     "fp16": "float16", "float16": "float16", "half": "float16",
 }
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+QUANTIZE_CHOICES = ("none", "int8", "int4", "auto")  # as model/memory.py QUANTIZE_CHOICES
+QUANTIZE_ENV = "MING_EDIT_QUANTIZE"
+NoticeCallback = Callable[[str], None]  # one line the CLI shows on stderr (e.g. what --quantize auto chose)
 
 CotCallback = Callable[[str, str], None]  # (raw CoT text, CoT with edit spans as [MASK])
 # (task description, steps done, total steps or None when unknown); the CLI draws it on stderr.
@@ -33,6 +37,10 @@ class ModelOptions:
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
     dtype: str | None = None  # auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16
     seed: int | None = None
+    # weight-only quantisation of the LLM's linear layers: none, int8, int4, auto (the least that
+    # fits the device's free memory); None: $MING_EDIT_QUANTIZE, else none
+    quantize: str | None = None
+    on_notice: NoticeCallback | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         device = (self.device or "auto").strip().lower()
@@ -41,11 +49,28 @@ class ModelOptions:
         object.__setattr__(self, "device", device)
         if self.dtype is not None and self.dtype.strip().lower() not in DTYPE_NAMES:
             raise UsageError(f"unknown dtype '{self.dtype}'; use auto, fp32, bf16 or fp16")
+        if self.quantize is not None:
+            object.__setattr__(self, "quantize", _quantize_name(self.quantize, "--quantize"))
+
+    def resolved_quantize(self) -> str:
+        """none, int8, int4 or auto: the option, else $MING_EDIT_QUANTIZE (checked here, when a
+        model is about to be used, so a bad value never breaks a DSP-only edit), else none."""
+        if self.quantize is not None:
+            return self.quantize
+        from_env = os.environ.get(QUANTIZE_ENV, "").strip()
+        return _quantize_name(from_env, QUANTIZE_ENV) if from_env else "none"
 
     @property
     def dtype_name(self) -> str:
         """'auto', 'float32', 'bfloat16' or 'float16'."""
         return DTYPE_NAMES[(self.dtype or "auto").strip().lower()]
+
+
+def _quantize_name(value: str, source: str) -> str:
+    name = str(value).strip().lower()
+    if name not in QUANTIZE_CHOICES:
+        raise UsageError(f"unknown {source} value '{value}'; use none, int8, int4 or auto")
+    return name
 
 
 @dataclass(frozen=True)
@@ -133,6 +158,7 @@ class EditResult:
     model_run: ModelRun | None = None
     clip_gain_db: float = 0.0  # gain the clipping rule applied after the edit (0: none)
     windows: tuple[WindowReport, ...] = ()  # model edits: the windows of the recording
+    measured: dict[str, Any] | None = None  # a DSP dry run: the input's figures the plan depends on
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -154,6 +180,8 @@ class EditResult:
             out["clip_gain_db"] = round(self.clip_gain_db, 2)
         if self.windows:
             out["windows"] = [w.to_json() for w in self.windows]
+        if self.measured is not None:
+            out["measured"] = self.measured
         out["steps"] = [{"op": o.op, "engine": o.engine} for o in self.plan.operations]
         return out
 
