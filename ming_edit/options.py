@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ming_edit.errors import UsageError
-from ming_edit.ops.operation import Plan
+from ming_edit.ops.operation import DENOISERS, Plan
 
 ENGINES = ("auto", "dsp", "model")
 DTYPE_NAMES = {
@@ -90,8 +90,11 @@ class EditOptions:
     keep_going: bool = False  # a window the model fails on is left as it was, exit 0
     whole_clip: bool = False  # write the model's whole output, as upstream does (no splicing)
     max_steps: int | None = None  # the model's step budget per window (default: from its length)
+    denoiser: str = "auto"  # auto (DeepFilterNet3 when installed, else classic), deepfilter, classic
 
     def __post_init__(self) -> None:
+        if self.denoiser not in DENOISERS:
+            raise UsageError(f"unknown denoiser '{self.denoiser}'; use {', '.join(DENOISERS)}")
         if self.occurrence is not None and self.occurrence < 1:
             raise UsageError(f"--occurrence counts from 1, got {self.occurrence}")
         if self.engine not in ENGINES:

@@ -86,6 +86,7 @@ def both_paths(monkeypatch, tmp_path: Path, src: Path, instruction: str, subtype
     ("cut the first 3 seconds, then normalize for podcasts, then fade out", True),
     ("remove the long pauses, then make it 10% faster", False),
     ("remove the background noise", True),
+    ("denoise gently", True),
     ("denoise, then make it 10% faster", False),
     ("denoise and normalize for podcasts", False),
     ("normalize to -23 LUFS -2 dBTP", True),

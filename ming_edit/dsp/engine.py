@@ -10,7 +10,9 @@ Accepted ranges (UsageError outside them):
   channels{channels}, resample{sample_rate}, convert{}: format steps, done by the pipeline
                             (ranges of dsp/convert.py: 1..32 channels, 8000..384000 Hz)
   pitch{semitones}          -24 <= semitones <= 24 (duration kept)
-  denoise{}                 no arguments
+  denoise{gentle, method}   method classic (MMSE-LSA, the default here) or deepfilter (DeepFilterNet3;
+                            the pipelines pick it for --denoiser auto when installed); gentle: at most
+                            GENTLE_LIMIT_DB of attenuation
   cut / keep{start, end | first | last}  seconds, 0 <= start < end (end None: to the end); the
                             recording's own length is checked when it is read (AudioError)
   pad{start, end}           0..3600 s of silence each
@@ -39,6 +41,7 @@ SPEED_RANGE = (0.25, 4.0)
 PITCH_RANGE = (-24.0, 24.0)
 PEAK_RANGE = (-60.0, 0.0)
 MIN_LOUDNESS_RATE = 4000  # the K-weighting shelf sits at 1.5 kHz
+GENTLE_LIMIT_DB = 12.0  # "denoise gently": noise attenuated by at most this
 
 
 @dataclass
@@ -92,6 +95,11 @@ def validate_operation(op: Operation) -> None:
         _check_range(op, "semitones", number_arg(op, "semitones"), *PITCH_RANGE)
     elif op.op in TIME_OPS:
         _validate_time(op)
+    elif op.op == "denoise":
+        if op.args.get("method", "classic") not in ("classic", "deepfilter"):
+            raise UsageError(f"denoise method must be classic or deepfilter, got {op.args['method']!r}")
+        if not isinstance(op.args.get("gentle", False), bool):
+            raise UsageError(f"denoise gentle must be true or false, got {op.args['gentle']!r}")
 
 
 def _check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -188,9 +196,28 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
         plan, note = build(op.op, op.args, frames, sample_rate, levels, hop)
         out = plan.render(lambda a, b: audio[a:b], 0, plan.frames, audio.shape[1])
         return DspResult(out, [note])
+    if op.args.get("method") == "deepfilter":
+        from ming_edit.dsp.deepfilter import deep_denoise
+
+        out, notes = deep_denoise(audio, sample_rate, GENTLE_LIMIT_DB if op.args.get("gentle") else None)
+        return DspResult(out, notes)
     from ming_edit.dsp.denoise import denoise
 
-    return DspResult(denoise(audio, sample_rate), ["denoised (MMSE log-spectral amplitude)"])
+    out = denoise(audio, sample_rate)
+    if op.args.get("gentle"):
+        out = gentle_mix(audio, out)
+    return DspResult(out, classic_notes(op))
+
+
+def gentle_mix(dry: np.ndarray, wet: np.ndarray) -> np.ndarray:
+    """"Denoise gently" for the classic denoiser: the dry signal mixed back so that nothing is
+    attenuated by much more than GENTLE_LIMIT_DB (DeepFilterNet3 has its own attenuation limit)."""
+    return wet + 10.0 ** (-GENTLE_LIMIT_DB / 20.0) * (dry - wet)
+
+
+def classic_notes(op: Operation) -> list[str]:
+    gentle = f", gently: at most ~{GENTLE_LIMIT_DB:g} dB" if op.args.get("gentle") else ""
+    return [f"denoised (MMSE log-spectral amplitude{gentle})"]
 
 
 def check_rate(op: Operation, sample_rate: int) -> None:

@@ -17,6 +17,7 @@ TIME_OPS = ("cut", "keep", "pad", "trim", "pauses", "fade")  # dsp/timeline.py
 DYNAMICS_OPS = ("level", "compress")  # dsp/dynamics.py
 DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise") + DYNAMICS_OPS + TIME_OPS + FORMAT_OPS
 MODEL_OPS = ("delete", "insert", "substitute", "emotion", "dialect", "add_sound", "freeform")  # the rest: the model
+DENOISERS = ("auto", "deepfilter", "classic")  # --denoiser; auto: DeepFilterNet3 when installed
 OUTPUT_RATES = (8000, 384000)  # what resample / --sample-rate accept, Hz
 DEFAULT_LUFS = -16.0  # "normalize" alone means podcast loudness
 DEFAULT_TRUE_PEAK = -1.0
@@ -28,7 +29,7 @@ class Operation:
 
     DSP argument names: volume{factor}, loudness{lufs, true_peak_db}, peak{peak_db, true_peak}
     (a gain bringing the sample peak, or the true peak, to peak_db), speed{factor},
-    pitch{semitones}, denoise{}; speed{duration} is a target length in seconds; time edits (seconds):
+    pitch{semitones}, denoise{gentle?, method?: deepfilter|classic}; speed{duration} is a target length in seconds; time edits (seconds):
     cut{start, end|None} / cut{first} / cut{last}, keep{...the same}, pad{start?, end?},
     trim{start: bool, end: bool}, pauses{longer_than, to}, fade{in?, out?}; format steps:
     channels{channels}, resample{sample_rate}, convert{to?} (only the output's format). Model ops carry their own arguments (delete{text} or
@@ -75,6 +76,9 @@ class Operation:
             return "level the speech (slow leveler)"
         if self.op == "compress":
             return "compress the dynamics (3:1)"
+        if self.op == "denoise":
+            how = {"deepfilter": "DeepFilterNet3", "classic": "MMSE-LSA"}.get(a.get("method", ""), "")
+            return "denoise" + (" gently" if a.get("gentle") else "") + (f" ({how})" if how else "")
         if not a:
             return self.op
         return self.op + " " + ", ".join(f"{k}={v!r}" for k, v in a.items())

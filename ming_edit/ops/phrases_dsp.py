@@ -200,6 +200,9 @@ VOLUME: tuple[Phrase, ...] = (
     P("volume", r"^(?:把)?(?:(?:音量|声音)(?:缩小|调小|减小|降低|小)|调小|小声)(?:音量|声音)?" + ZH_BIT + END, DOWN),
 )
 DENOISE: tuple[Phrase, ...] = (
+    P("denoise", r"(?:\bde-?nois(?:e|ing)|\b(?:reduce|remove|clean up) (?:the )?(?:background )?noise) (?:it |the audio )?(?:gently|lightly|a (?:little )?bit|a little|slightly|softly|subtly)\b"
+      r"|\b(?:gentle|light|mild|subtle|soft) (?:de-?nois(?:e|ing)|noise reduction)\b", const(gentle=True)),
+    P("denoise", r"(?:轻度|轻微|稍微|轻轻)(?:地)?降噪|降噪(?:轻一点|轻一些|温和一点)", const(gentle=True)),
     P("denoise", r"\bde-?nois(?:e|ing)\b|\bnoise[- ](?:reduction|removal|suppression|cancell?ation)\b", const()),
     P("denoise", r"(?:remove|reduce|cut|get rid of|eliminate|clean up|suppress|filter out|kill|delete|erase|take out|lower|minimi[sz]e)"
       r" (?:(?:the|all|any|some|that|this|of|out) )*(?:(?:background|ambient|room|constant|steady|annoying|unwanted|white|tape|fan|the) )*"

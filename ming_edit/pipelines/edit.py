@@ -15,7 +15,7 @@ from ming_edit.errors import AudioError, UsageError
 from ming_edit.io import audio as audio_in
 from ming_edit.io import files, formats
 from ming_edit.io.writer import write_checked
-from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, FORMAT_OPS, Plan
+from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DSP_OPS, FORMAT_OPS, Operation, Plan
 from ming_edit.ops.parser import parse_instruction
 from ming_edit.options import CotCallback, EditOptions, EditResult, ProgressCallback
 
@@ -101,13 +101,14 @@ def edit_file(
     output_path = _output_for(plan, input_path, Path(output_path) if output_path is not None else None)
     engine = route(plan, options.engine)
     info = audio_in.probe(input_path)
+    plan, denoiser_notes = resolve_denoiser(plan, options.denoiser)
     files.check_output_path(input_path, output_path, overwrite=options.overwrite, allow_new_folder=allow_new_folder)
     fmt = formats.output_format(output_path, info)
     subtype = formats.choose_subtype(output_path, fmt, info, options.subtype)
     channels, sample_rate = conversion_targets(plan, options)
     formats.encoder_settings(subtype, channels or info.channels, sample_rate or info.sample_rate,
                              options.bitrate)  # refuse a bad --bitrate before any work
-    result = EditResult(input_path, output_path, engine, plan, duration_in=info.duration)
+    result = EditResult(input_path, output_path, engine, plan, duration_in=info.duration, notes=tuple(denoiser_notes))
     if engine == "model":
         if options.sample_rate or options.channels or any(o.op in ("channels", "resample") for o in plan.operations):
             raise UsageError("channel and sample-rate changes apply to DSP edits; model edits keep the input's format")
@@ -128,6 +129,29 @@ def edit_file(
         figures, lines = plan_figures(input_path, plan.operations)
         return replace(result, measured=figures, notes=result.notes + tuple(lines))
     return _edit_with_dsp(result, fmt, subtype, options, on_progress)
+
+
+def resolve_denoiser(plan: Plan, choice: str) -> tuple[Plan, list[str]]:
+    """The plan with each denoise step's method decided: --denoiser auto takes DeepFilterNet3
+    when its package is installed (else the classic MMSE-LSA denoiser, with a note)."""
+    if not any(o.op == "denoise" and "method" not in o.args for o in plan.operations):
+        return plan, []
+    notes: list[str] = []
+    method = "classic"
+    if choice != "classic":
+        from ming_edit.dsp import deepfilter
+
+        if choice == "deepfilter":
+            deepfilter.load_runtime()  # missing or broken: one line naming the package and --denoiser classic
+            method = "deepfilter"
+        elif deepfilter.available():
+            method = "deepfilter"
+        else:
+            notes.append(f"DeepFilterNet3 is not available (pip install {deepfilter.PACKAGE}): denoised with the "
+                         "classic MMSE-LSA denoiser")
+    ops = tuple(Operation("denoise", {**o.args, "method": method}) if o.op == "denoise" and "method" not in o.args
+                else o for o in plan.operations)
+    return Plan(plan.instruction, ops), notes
 
 
 def engine_stages(plan: Plan) -> list[Plan]:
@@ -184,6 +208,7 @@ def _edit_with_dsp(result: EditResult, fmt: str, subtype: str, options: EditOpti
     # format conversions first: loudness and peaks are then measured on what is written
     channels, sample_rate = conversion_targets(result.plan, options)
     audio, rate, notes = _convert(audio, info.sample_rate, channels, sample_rate)
+    notes = list(result.notes) + notes
     processed = apply_operations(audio, rate, ops)
     del audio  # keep peak memory to a few copies on long files
     edited = processed.audio if processed.audio.ndim == 2 else processed.audio[:, None]

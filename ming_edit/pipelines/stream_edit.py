@@ -31,7 +31,10 @@ import numpy as np
 from ming_edit.dsp import tempo
 from ming_edit.dsp.convert import remix
 from ming_edit.dsp.denoise import DenoiseStats, denoise_blocks
-from ming_edit.dsp.engine import apply_operation, check_rate, dynamics_curve, number_arg, speed_factor, validate_operation
+from ming_edit.dsp.engine import (
+    GENTLE_LIMIT_DB, apply_operation, check_rate, classic_notes, dynamics_curve, gentle_mix, number_arg, speed_factor,
+    validate_operation,
+)
 from ming_edit.dsp import timeline as timeline_edits
 from ming_edit.dsp.frames import FrameReader, zero_padded
 from ming_edit.dsp.levels import LevelMeter
@@ -132,17 +135,34 @@ class _Computed:
             yield self.reader.read(pos, min(stop, pos + BLOCK))
 
 
-class _Denoised:
-    """The denoised chain, computed in order each time it is read whole (dsp/denoise.py's two
-    passes: the statistics are gathered once)."""
+class _InOrder:
+    """A chain through a step computed in order each time it is read whole (a denoiser:
+    ``process`` maps the chain's blocks to the step's blocks)."""
 
-    def __init__(self, chain: _Chain, stats: DenoiseStats) -> None:
-        self.chain, self.stats, self.frames = chain, stats, stats.length
+    def __init__(self, chain: _Chain, process: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]],
+                 frames: int | None = None) -> None:
+        self.chain, self.process = chain, process
+        self.frames = frames if frames is not None else chain.frames
 
     def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
-        if start != 0 or stop is not None:  # pipelines never ask: a denoise before a ranged step is materialised
+        if start != 0 or stop is not None:  # pipelines never ask: such a step before a ranged one is materialised
             raise AudioError("internal: a denoised stream is read in order only")
-        yield from denoise_blocks(self.chain.blocks(), self.stats)
+        count = 0
+        for block in self.process(self.chain.blocks()):
+            count += block.shape[0]
+            yield block
+        self.frames = count
+
+
+def _gently(wet: Iterator[np.ndarray], dry: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """The classic denoiser's "gently" mix (dsp/engine.gentle_mix), over two streams in step."""
+    buffer = np.zeros((0, 0))
+    for block in wet:
+        while buffer.shape[0] < block.shape[0]:
+            more = next(dry)
+            buffer = more if buffer.size == 0 else np.concatenate([buffer, more])
+        yield gentle_mix(buffer[: block.shape[0]], block)
+        buffer = buffer[block.shape[0] :]
 
 
 class _TimeEdited:
@@ -250,14 +270,25 @@ class _StreamedEdit:
             factor = number_arg(op, "factor")
             self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes  # the engine's note text
             return chain.then(lambda block: block * factor)
+        if op.op == "denoise" and op.args.get("method") == "deepfilter":
+            from ming_edit.dsp import deepfilter
+
+            limit = GENTLE_LIMIT_DB if op.args.get("gentle") else None
+            deepfilter.load_runtime()  # a missing package is one line before any work
+            self.notes += deepfilter.notes(chain.rate, chain.channels, limit)
+            out = _Chain(_InOrder(chain, lambda blocks: deepfilter.deep_denoise_blocks(blocks, chain.rate, chain.channels, limit)),
+                         chain.rate, chain.channels)
+            return out if in_order else self.materialise(out)
         if op.op == "denoise":
             stats = DenoiseStats(chain.rate, chain.channels)
             tick = self._pass(chain.frames or self.info.frames)
             for block in chain.blocks():
                 stats.add(block)
                 tick(stats.length)
-            self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes
-            out = _Chain(_Denoised(chain, stats), chain.rate, chain.channels)
+            self.notes += classic_notes(op)
+            gentle = op.args.get("gentle")
+            out = _Chain(_InOrder(chain, lambda blocks: _gently(denoise_blocks(blocks, stats), chain.blocks()) if gentle
+                                  else denoise_blocks(blocks, stats), frames=stats.length), chain.rate, chain.channels)
             return out if in_order else self.materialise(out)
         if op.op in DYNAMICS_OPS:
             reader = _Reader(chain, self._frames(chain))
@@ -415,6 +446,6 @@ def edit_streamed(result: EditResult, fmt: str, subtype: str, options: EditOptio
             if chain.frames == 0:  # e.g. a one-sample clip made 4x faster: never write an empty file
                 raise AudioError(f"{result.input} is too short for this edit: nothing would be left of it")
         frames, note, clip_gain_db = edit.write(chain)
-    notes = edit.notes + ([note] if note else [])
+    notes = list(result.notes) + edit.notes + ([note] if note else [])
     return replace(result, duration_in=source.frames / info.sample_rate, duration_out=frames / chain.rate,
                    notes=tuple(notes), clip_gain_db=clip_gain_db)
