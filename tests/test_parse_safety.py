@@ -61,7 +61,6 @@ REFUSED = {
     "delete all the filler words": "delete the word 'um'",
     "remove the echo": 'cannot remove "echo"',
     "reduce the reverb": 'cannot remove "reverb"',
-    "remove the hum": "no hum filter",
     "delete the breaths": 'cannot remove "breaths"',
     "remove the clicks": 'cannot remove "clicks"',
     "remove the background music": 'cannot remove "music"',

@@ -49,7 +49,7 @@ def test_plan_table(instruction: str, expected: str) -> None:
 def test_table_is_substantial_and_covers_every_operation() -> None:
     ops = {o["op"] for _, e in _rows() if e != "ERROR" for o in json.loads(e)}
     assert ops == {"volume", "loudness", "peak", "speed", "pitch", "denoise", "channels", "resample", "convert",
-                   "cut", "keep", "pad", "trim", "pauses", "fade", "level", "compress", "delete", "insert", "substitute",
+                   "cut", "keep", "pad", "trim", "pauses", "fade", "level", "compress", "highpass", "hum", "delete", "insert", "substitute",
                    "emotion", "dialect", "add_sound"}
     assert len(_rows()) >= 100
 

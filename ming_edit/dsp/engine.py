@@ -20,6 +20,8 @@ Accepted ranges (UsageError outside them):
   pauses{longer_than, to}   0.1 <= longer_than <= 60 s, 0 <= to < longer_than
   fade{in, out}             0..3600 s each, not both 0
   level{}, compress{}       the leveler and the speech compressor of dsp/dynamics.py
+  highpass{cutoff_hz}       10 Hz .. 0.45 x rate, 4th-order Butterworth (rumble); hum{}: mains hum
+                            detected (50/60 Hz) and its harmonics notched (dsp/filters.py)
 """
 
 from __future__ import annotations
@@ -95,6 +97,10 @@ def validate_operation(op: Operation) -> None:
         _check_range(op, "semitones", number_arg(op, "semitones"), *PITCH_RANGE)
     elif op.op in TIME_OPS:
         _validate_time(op)
+    elif op.op == "highpass":
+        from ming_edit.dsp.filters import check_high_pass
+
+        check_high_pass(number_arg(op, "cutoff_hz"))
     elif op.op == "denoise":
         if op.args.get("method", "classic") not in ("classic", "deepfilter"):
             raise UsageError(f"denoise method must be classic or deepfilter, got {op.args['method']!r}")
@@ -182,6 +188,16 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
         semitones = number_arg(op, "semitones")
         out = shift_pitch(audio, sample_rate, semitones)
         return DspResult(out, [f"pitch {semitones:+g} semitones, duration kept"])
+    if op.op == "highpass":
+        from ming_edit.dsp.filters import high_pass
+
+        out, notes = high_pass(audio, sample_rate, number_arg(op, "cutoff_hz"))
+        return DspResult(out, notes)
+    if op.op == "hum":
+        from ming_edit.dsp.filters import remove_hum
+
+        out, notes = remove_hum(audio, sample_rate)
+        return DspResult(out, notes)
     if op.op in DYNAMICS_OPS:
         curve, note = dynamics_curve(op, ArrayReader(audio), sample_rate)
         return DspResult(audio * curve(0, audio.shape[0])[:, None], [note])

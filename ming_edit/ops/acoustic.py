@@ -13,7 +13,8 @@ from ming_edit.ops.phrase_kit import Phrase, refuse
 
 _DENOISE = '"denoise" reduces steady background noise'
 _QUOTE = "quote a spoken word to delete it, e.g. \"delete the word 'um'\""
-_CAN = "it can denoise, change volume, loudness, peak, speed and pitch, and delete quoted words"
+_CAN = ("it can denoise, remove hum and rumble, level, change volume, loudness, peak, speed and pitch, cut and trim, "
+        "and delete quoted words")
 # kind: (English nouns, Chinese nouns, what to say instead)
 KINDS: dict[str, tuple[str, str, str]] = {
     "silence": (
@@ -22,7 +23,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
         'say "remove the long pauses", "shorten pauses longer than 1 second to 0.5 seconds" or '
         '"trim the silence at the start and the end"',
     ),
-    "hum": (r"hum|humming|buzz(?:ing)?", r"嗡嗡声|电流声|交流声|嗡声", "ming-edit has no hum filter yet; " + _DENOISE),
+    "hum": (r"hum|humming|buzz(?:ing)?", r"嗡嗡声|电流声|交流声|嗡声", 'say "remove the hum" (mains hum) or "remove the rumble" (a high-pass)'),
     "echo": (r"echo(?:es)?|reverb(?:eration)?|reflections?", r"回声|回音|混响",
              "ming-edit cannot remove echo or reverb yet; " + _CAN),
     "breaths": (r"breaths?|breathing|breath sounds?|inhales?|gasps?", r"呼吸声|喘气声|换气声|吸气声|气口",

@@ -15,7 +15,14 @@ from typing import Any
 FORMAT_OPS = ("channels", "resample", "convert")
 TIME_OPS = ("cut", "keep", "pad", "trim", "pauses", "fade")  # dsp/timeline.py
 DYNAMICS_OPS = ("level", "compress")  # dsp/dynamics.py
-DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise") + DYNAMICS_OPS + TIME_OPS + FORMAT_OPS
+FILTER_OPS = ("highpass", "hum")  # dsp/filters.py
+DSP_OPS = ("volume", "loudness", "peak", "speed", "pitch", "denoise") + FILTER_OPS + DYNAMICS_OPS + TIME_OPS + FORMAT_OPS
+MASTER_HIGHPASS_HZ = 80.0  # "master for podcasts" = high-pass, leveler, loudness
+
+
+def expand_master(loudness_args: dict) -> list["Operation"]:
+    """The "master for podcasts" preset as the steps it stands for."""
+    return [Operation("highpass", {"cutoff_hz": MASTER_HIGHPASS_HZ}), Operation("level"), Operation("loudness", loudness_args)]
 MODEL_OPS = ("delete", "insert", "substitute", "emotion", "dialect", "add_sound", "freeform")  # the rest: the model
 DENOISERS = ("auto", "deepfilter", "classic")  # --denoiser; auto: DeepFilterNet3 when installed
 OUTPUT_RATES = (8000, 384000)  # what resample / --sample-rate accept, Hz
@@ -72,6 +79,10 @@ class Operation:
             return f"pitch {a['semitones']:+g} semitones"
         if self.op in TIME_OPS:
             return _describe_time(self.op, a)
+        if self.op == "highpass":
+            return f"high-pass at {a['cutoff_hz']:g} Hz"
+        if self.op == "hum":
+            return "remove mains hum (50/60 Hz and harmonics)"
         if self.op == "level":
             return "level the speech (slow leveler)"
         if self.op == "compress":

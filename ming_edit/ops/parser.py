@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from ming_edit.errors import UsageError
 from ming_edit.ops import guards
-from ming_edit.ops.operation import Operation, Plan
+from ming_edit.ops.operation import Operation, Plan, expand_master
 from ming_edit.ops.phrases import EXAMPLES, TABLE, check_finite, groups_of
 
 # ---- text preparation ------------------------------------------------------------------------
@@ -249,6 +249,9 @@ def parse_instruction(instruction: str, *, allow_freeform: bool = False) -> Plan
             if not operations or operations[-1].op != "loudness":
                 raise UsageError("a true-peak limit needs a loudness target, e.g. \"normalize to -16 LUFS\"")
             operations[-1] = Operation("loudness", {**operations[-1].args, **op.args})
+            continue
+        if op.op == "master":  # a preset of three steps
+            operations.extend(expand_master(op.args))
             continue
         operations.append(op)
     guards.check_negations(text, [o.op for o in operations], excluded, negated)

@@ -46,10 +46,12 @@ from ming_edit.errors import AudioError
 from ming_edit.io import audio as audio_in
 from ming_edit.io import formats
 from ming_edit.io.writer import audio_writer, clip_rule, scratch_file
-from ming_edit.ops.operation import DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DYNAMICS_OPS, FORMAT_OPS, TIME_OPS, Operation, Plan
+from ming_edit.ops.operation import (
+    DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DYNAMICS_OPS, FILTER_OPS, FORMAT_OPS, TIME_OPS, Operation, Plan,
+)
 from ming_edit.options import EditOptions, EditResult, ProgressCallback
 
-STREAMED_OPS = ("volume", "peak", "loudness", "speed", "pitch", "denoise", *DYNAMICS_OPS, *TIME_OPS, *FORMAT_OPS)
+STREAMED_OPS = ("volume", "peak", "loudness", "speed", "pitch", "denoise", *FILTER_OPS, *DYNAMICS_OPS, *TIME_OPS, *FORMAT_OPS)
 POINTWISE_OPS = ("volume", "channels")  # read a chain in order, never by range
 BLOCK = audio_in.BLOCK_FRAMES
 Step = Callable[[np.ndarray], np.ndarray]
@@ -218,7 +220,7 @@ class _StreamedEdit:
         bounded = formats.is_bounded(subtype)
         self.measure_output = bounded and any(o.op == "volume" and number_arg(o, "factor") > 1.0 for o in stages)
         sox_steps = sum(o.op in ("speed", "resample") or (o.op == "pitch" and number_arg(o, "semitones")) for o in stages)
-        measured = sum(o.op in ("peak", "loudness", "denoise", "trim", "pauses", *DYNAMICS_OPS) for o in stages)
+        measured = sum(o.op in ("peak", "loudness", "denoise", "trim", "pauses", "hum", *DYNAMICS_OPS) for o in stages)
         self.done, self.planned = 0, 1 + self.measure_output + measured + 2 * sox_steps  # measure + sox for each
 
     def _pass(self, total: int | None) -> Callable[[int], None]:
@@ -270,6 +272,28 @@ class _StreamedEdit:
             factor = number_arg(op, "factor")
             self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes  # the engine's note text
             return chain.then(lambda block: block * factor)
+        if op.op in FILTER_OPS:
+            from ming_edit.dsp import filters
+
+            if op.op == "highpass":
+                cut = number_arg(op, "cutoff_hz")
+                filters.check_high_pass(cut, sample_rate=chain.rate)
+                make = lambda: filters.HighPass(chain.rate, chain.channels, cut)  # noqa: E731 - fresh state per read
+                self.notes += filters.high_pass(np.zeros((1, chain.channels)), chain.rate, cut)[1]
+            else:
+                detector, tick, frames = filters.HumDetector(chain.rate, chain.channels), self._pass(chain.frames or self.info.frames), 0
+                for block in chain.blocks():
+                    detector.feed(block)
+                    frames += block.shape[0]
+                    tick(frames)
+                estimate = detector.result()
+                notch = filters.hum_notch(estimate, chain.rate, chain.channels)
+                self.notes.append(filters.hum_note(estimate, notch))
+                if notch is None:
+                    return chain
+                make = lambda: filters.hum_notch(estimate, chain.rate, chain.channels)  # noqa: E731
+            out = _Chain(_InOrder(chain, lambda blocks: (f.process(b) for f in [make()] for b in blocks)), chain.rate, chain.channels)
+            return out if in_order else self.materialise(out)
         if op.op == "denoise" and op.args.get("method") == "deepfilter":
             from ming_edit.dsp import deepfilter
 
