@@ -1,4 +1,5 @@
-"""Time edits on an hour: whole `ming-edit edit` processes beside sox's own equivalents.
+"""Time edits, dynamics and filters on an hour: whole `ming-edit edit` processes beside sox's own
+equivalents.
 
 Builds an N-minute 48 kHz stereo PCM_16 speech-like episode (benchmarks/episode_memory.py's
 generator: syllables, phrase pauses, a noise floor), then times each edit as a fresh process and
@@ -29,6 +30,10 @@ EDITS = (  # (name, instruction, sox effect arguments or None)
     ("pad 2 s at the end", "add 2 seconds of silence at the end", ["pad", "0", "2"]),
     ("trim the silence", "trim the silence at the start and the end", ["silence", "1", "0.1", "1%", "reverse", "silence", "1", "0.1", "1%", "reverse"]),
     ("shorten long pauses", "remove the long pauses", ["silence", "-l", "1", "0.1", "1%", "-1", "1.0", "1%"]),
+    ("level the speakers", "level the speakers", ["compand", "0.3,1", "-90,-90,-70,-70,-60,-20,0,0", "-5", "0", "0.2"]),
+    ("compress the dynamics", "compress the dynamics", ["compand", "0.01,0.15", "-60,-60,-30,-20,0,-10", "0", "-90", "0.01"]),
+    ("remove the rumble", "remove the rumble", ["highpass", "80", "highpass", "80"]),
+    ("remove the hum", "remove the hum", ["bandreject", "50", "4h"]),
 )
 
 
