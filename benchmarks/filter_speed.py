@@ -56,7 +56,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from episode_memory import make_episode  # noqa: E402
 
-from ming_edit.dsp.filters import HighPass, HumDetector, NotchFilter, hum_notch  # noqa: E402
+from ming_edit.dsp.filters import HighPass, NotchFilter  # noqa: E402
+from ming_edit.dsp.hum import HumDetector, hum_notch  # noqa: E402
 
 HUM_HZ = 50.0
 HUM_SHAPE = (1.0, 0.6, 0.5, 0.35, 0.3, 0.2, 0.15, 0.1)

@@ -1,4 +1,4 @@
-"""Hum and rumble (ming_edit/dsp/filters.py): the Butterworth high-pass and the notches against
+"""Hum and rumble (ming_edit/dsp/filters.py, dsp/hum.py): the Butterworth high-pass and the notches against
 scipy.signal as the oracle, block-wise == whole, the hum detector on real and synthetic speech,
 hum removal depth, ranges and odd input."""
 
@@ -11,18 +11,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from ming_edit.dsp.filters import (
-    HighPass,
-    HumDetector,
-    HumEstimate,
-    NotchFilter,
-    butterworth_high_pass_zpk,
-    detect_hum,
-    high_pass,
-    hum_notch,
-    notch_zpk,
-    remove_hum,
-)
+from ming_edit.dsp.filters import HighPass, NotchFilter, butterworth_high_pass_zpk, high_pass, notch_zpk
+from ming_edit.dsp.hum import HumDetector, HumEstimate, detect_hum, hum_notch, remove_hum
 from ming_edit.errors import AudioError, UsageError
 
 RATES = (8000, 16000, 44100, 48000)

@@ -21,7 +21,7 @@ Accepted ranges (UsageError outside them):
   fade{in, out}             0..3600 s each, not both 0
   level{}, compress{}       the leveler and the speech compressor of dsp/dynamics.py
   highpass{cutoff_hz}       10 Hz .. 0.45 x rate, 4th-order Butterworth (rumble); hum{}: mains hum
-                            detected (50/60 Hz) and its harmonics notched (dsp/filters.py)
+                            detected (50/60 Hz) and its harmonics notched (dsp/filters.py, dsp/hum.py)
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def _run(audio: np.ndarray, sample_rate: int, op: Operation) -> DspResult:
         out, notes = high_pass(audio, sample_rate, number_arg(op, "cutoff_hz"))
         return DspResult(out, notes)
     if op.op == "hum":
-        from ming_edit.dsp.filters import remove_hum
+        from ming_edit.dsp.hum import remove_hum
 
         out, notes = remove_hum(audio, sample_rate)
         return DspResult(out, notes)

@@ -273,7 +273,7 @@ class _StreamedEdit:
             self.notes += apply_operation(np.zeros((1, 1)), chain.rate, op).notes  # the engine's note text
             return chain.then(lambda block: block * factor)
         if op.op in FILTER_OPS:
-            from ming_edit.dsp import filters
+            from ming_edit.dsp import filters, hum
 
             if op.op == "highpass":
                 cut = number_arg(op, "cutoff_hz")
@@ -281,17 +281,17 @@ class _StreamedEdit:
                 make = lambda: filters.HighPass(chain.rate, chain.channels, cut)  # noqa: E731 - fresh state per read
                 self.notes += filters.high_pass(np.zeros((1, chain.channels)), chain.rate, cut)[1]
             else:
-                detector, tick, frames = filters.HumDetector(chain.rate, chain.channels), self._pass(chain.frames or self.info.frames), 0
+                detector, tick, frames = hum.HumDetector(chain.rate, chain.channels), self._pass(chain.frames or self.info.frames), 0
                 for block in chain.blocks():
                     detector.feed(block)
                     frames += block.shape[0]
                     tick(frames)
                 estimate = detector.result()
-                notch = filters.hum_notch(estimate, chain.rate, chain.channels)
-                self.notes.append(filters.hum_note(estimate, notch))
+                notch = hum.hum_notch(estimate, chain.rate, chain.channels)
+                self.notes.append(hum.hum_note(estimate, notch))
                 if notch is None:
                     return chain
-                make = lambda: filters.hum_notch(estimate, chain.rate, chain.channels)  # noqa: E731
+                make = lambda: hum.hum_notch(estimate, chain.rate, chain.channels)  # noqa: E731
             out = _Chain(_InOrder(chain, lambda blocks: (f.process(b) for f in [make()] for b in blocks)), chain.rate, chain.channels)
             return out if in_order else self.materialise(out)
         if op.op == "denoise" and op.args.get("method") == "deepfilter":
