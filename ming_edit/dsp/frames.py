@@ -12,6 +12,8 @@ from typing import Callable, Protocol
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ming_edit.errors import AudioError
+
 CLUSTER_FRAMES = 1 << 18  # the longest span one read serves
 MERGE_GAP = 1 << 13  # windows closer than this share a read (a read costs more than decoding 8k frames)
 
@@ -46,6 +48,14 @@ class ArrayReader:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         return zero_padded(lambda lo, hi: self.audio[lo:hi], self.frames, self.channels, start, stop)
+
+
+def as_block(block: np.ndarray, channels: int, what: str = "a streamed step") -> np.ndarray:
+    """``block`` as float64 [frames, channels]; AudioError naming ``what`` for any other shape."""
+    block = np.asarray(block)
+    if block.ndim != 2 or block.shape[1] != channels:
+        raise AudioError(f"{what}: expected blocks [frames, {channels}], got shape {block.shape}")
+    return block.astype(np.float64, copy=False)
 
 
 def as_reader(audio: np.ndarray | FrameReader) -> FrameReader:

@@ -30,9 +30,10 @@ from typing import Iterable
 import numpy as np
 
 from ming_edit.dsp.filters import (
-    CHUNK, DEFAULT_NOTCH_BANDWIDTH_HZ, MAX_CUTOFF_FRACTION, MAX_NOTCH_BANDWIDTH_HZ, NotchFilter, as_audio, as_block,
+    CHUNK, DEFAULT_NOTCH_BANDWIDTH_HZ, MAX_CUTOFF_FRACTION, MAX_NOTCH_BANDWIDTH_HZ, NotchFilter, as_audio,
     check_rate, single_thread_matmul,
 )
+from ming_edit.dsp.frames import as_block
 from ming_edit.errors import AudioError
 
 MAINS_HZ = (50.0, 60.0)
@@ -202,7 +203,7 @@ class HumDetector:
         self.background_segments = 0
 
     def feed(self, block: np.ndarray) -> None:
-        x = as_block(block, self.channels)
+        x = as_block(block, self.channels, "hum detection")
         self.frames += x.shape[0]
         mono = x[:, 0].copy()  # the channel mean (a BLAS gemv here would go multithreaded)
         for c in range(1, self.channels):

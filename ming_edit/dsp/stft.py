@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ming_edit.dsp.frames import as_block
 from ming_edit.errors import AudioError
 
 
@@ -30,14 +31,6 @@ class Stft:
         return np.fft.rfft(frames * self.window, axis=1)
 
 
-def as_block(block: np.ndarray, channels: int) -> np.ndarray:
-    """``block`` as float64 [frames, channels]; AudioError for any other shape."""
-    block = np.asarray(block, dtype=np.float64)
-    if block.ndim != 2 or block.shape[1] != channels:
-        raise AudioError(f"denoise: expected blocks [frames, {channels}], got shape {block.shape}")
-    return block
-
-
 class FrameFeed:
     """The frames of a signal fed as blocks [frames, channels], read by frame index.
 
@@ -56,7 +49,7 @@ class FrameFeed:
 
     def feed(self, block: np.ndarray) -> np.ndarray:
         """Copy in ``block`` [frames, channels]; returns it as float64."""
-        block = as_block(block, self.channels)
+        block = as_block(block, self.channels, "denoise")
         if self.ended:
             raise AudioError("denoise: a block came after the last one")
         self.length += block.shape[0]
