@@ -26,7 +26,7 @@ Hum detection and removal: dsp/hum.py.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 

@@ -21,10 +21,9 @@ whole array, so the results match. Progress is reported per pass.
 from __future__ import annotations
 
 import math
-import os
 from contextlib import ExitStack
 from dataclasses import replace
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
@@ -32,11 +31,10 @@ from ming_edit.dsp import tempo
 from ming_edit.dsp.convert import remix
 from ming_edit.dsp.denoise import DenoiseStats, denoise_blocks
 from ming_edit.dsp.engine import (
-    GENTLE_LIMIT_DB, apply_operation, check_rate, classic_notes, dynamics_curve, gentle_mix, number_arg, speed_factor,
+    GENTLE_LIMIT_DB, apply_operation, check_rate, classic_notes, dynamics_curve, number_arg, speed_factor,
     validate_operation,
 )
 from ming_edit.dsp import timeline as timeline_edits
-from ming_edit.dsp.frames import FrameReader, zero_padded
 from ming_edit.dsp.levels import LevelMeter
 from ming_edit.dsp.loudness.normalize import plan_loudness
 from ming_edit.dsp.loudness.truepeak import TruePeakScanner, block_statistics
@@ -50,11 +48,12 @@ from ming_edit.ops.operation import (
     DEFAULT_LUFS, DEFAULT_TRUE_PEAK, DYNAMICS_OPS, FILTER_OPS, FORMAT_OPS, TIME_OPS, Operation, Plan,
 )
 from ming_edit.options import EditOptions, EditResult, ProgressCallback
+from ming_edit.pipelines.stream_sources import (
+    BLOCK, Chain, ChainReader, Computed, InOrder, Input, Scratch, TimeEdited, gently,
+)
 
 STREAMED_OPS = ("volume", "peak", "loudness", "speed", "pitch", "denoise", *FILTER_OPS, *DYNAMICS_OPS, *TIME_OPS, *FORMAT_OPS)
 POINTWISE_OPS = ("volume", "channels")  # read a chain in order, never by range
-BLOCK = audio_in.BLOCK_FRAMES
-Step = Callable[[np.ndarray], np.ndarray]
 
 
 def can_stream(plan: Plan, subtype: str = "PCM_16") -> bool:
@@ -64,146 +63,6 @@ def can_stream(plan: Plan, subtype: str = "PCM_16") -> bool:
     if ops and ops[-1].op == "loudness" and subtype in formats.LOSSY_SUBTYPES:
         return False
     return all(o.op in STREAMED_OPS for o in plan.operations)
-
-
-class _Input:
-    """The input file. Its length is the decoded one, known once a whole read has finished.
-    Short ranges (the true-peak meter's scattered blocks) share one open file."""
-
-    def __init__(self, info: audio_in.AudioInfo, stack: ExitStack) -> None:
-        self.info, self.frames, self.stack = info, None, stack
-        self.ranges: audio_in.RangeReader | None = None
-
-    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
-        if stop is not None and stop - start <= BLOCK:
-            if self.ranges is None:
-                self.ranges = self.stack.enter_context(audio_in.RangeReader(self.info))
-            yield self.ranges.read(start, stop)
-            return
-        count = 0
-        for block in audio_in.read_blocks(self.info, start, stop):  # finite; whole reads checked complete
-            count += block.shape[0]
-            yield block
-        if start == 0 and stop is None:
-            self.frames = count
-
-
-class _Scratch:
-    """Raw float32 frames a sox step wrote, or silence (``path`` None)."""
-
-    def __init__(self, path: os.PathLike | None, frames: int, channels: int, release: Callable[[], None]) -> None:
-        self.path, self.frames, self.channels, self.release = path, frames, channels, release
-
-    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
-        stop = self.frames if stop is None else stop
-        if self.path is None:
-            for pos in range(start, stop, BLOCK):
-                yield np.zeros((min(BLOCK, stop - pos), self.channels))
-            return
-        with open(self.path, "rb") as f:
-            f.seek(start * self.channels * 4)
-            for pos in range(start, stop, BLOCK):
-                raw = np.empty((min(BLOCK, stop - pos), self.channels), dtype="<f4")
-                if f.readinto(raw) != raw.nbytes:
-                    raise AudioError(f"the scratch file {self.path} was cut short while editing")
-                yield raw.astype(np.float64)
-
-
-class _Reader:
-    """A chain as a FrameReader (random access to its frames, zeros outside)."""
-
-    def __init__(self, chain: _Chain, frames: int) -> None:
-        self.chain, self.frames, self.channels = chain, frames, chain.channels
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        def inside(lo: int, hi: int) -> np.ndarray:
-            blocks = list(self.chain.blocks(lo, hi)) if hi > lo else []
-            got = np.concatenate(blocks) if blocks else np.zeros((0, self.channels))
-            if got.shape[0] != hi - lo:
-                raise AudioError(f"the input changed while it was being edited (frames {lo}-{hi} could not be read)")
-            return got
-        return zero_padded(inside, self.frames, self.channels, start, stop)
-
-
-class _Computed:
-    """Frames a FrameReader computes on demand (a loudness-normalised signal)."""
-
-    def __init__(self, reader: FrameReader) -> None:
-        self.reader, self.frames = reader, reader.frames
-
-    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
-        stop = self.frames if stop is None else stop
-        for pos in range(start, stop, BLOCK):
-            yield self.reader.read(pos, min(stop, pos + BLOCK))
-
-
-class _InOrder:
-    """A chain through a step computed in order each time it is read whole (a denoiser:
-    ``process`` maps the chain's blocks to the step's blocks)."""
-
-    def __init__(self, chain: _Chain, process: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]],
-                 frames: int | None = None) -> None:
-        self.chain, self.process = chain, process
-        self.frames = frames if frames is not None else chain.frames
-
-    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
-        if start != 0 or stop is not None:  # pipelines never ask: such a step before a ranged one is materialised
-            raise AudioError("internal: a denoised stream is read in order only")
-        count = 0
-        for block in self.process(self.chain.blocks()):
-            count += block.shape[0]
-            yield block
-        self.frames = count
-
-
-def _gently(wet: Iterator[np.ndarray], dry: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """The classic denoiser's "gently" mix (dsp/engine.gentle_mix), over two streams in step."""
-    buffer = np.zeros((0, 0))
-    for block in wet:
-        while buffer.shape[0] < block.shape[0]:
-            more = next(dry)
-            buffer = more if buffer.size == 0 else np.concatenate([buffer, more])
-        yield gentle_mix(buffer[: block.shape[0]], block)
-        buffer = buffer[block.shape[0] :]
-
-
-class _TimeEdited:
-    """A chain through a time edit (dsp/timeline.py), as a FrameReader: a Timeline rendered from
-    the chain's frames, or the chain times a fade's gain."""
-
-    def __init__(self, reader: _Reader, timeline: timeline_edits.Timeline | None = None,
-                 gain: Callable[[int, int], np.ndarray] | None = None) -> None:
-        self.reader, self.timeline, self.gain = reader, timeline, gain
-        self.frames = timeline.frames if timeline is not None else reader.frames
-        self.channels = reader.channels
-
-    def _inside(self, start: int, stop: int) -> np.ndarray:
-        if self.timeline is not None:
-            return self.timeline.render(self.reader.read, start, stop, self.channels)
-        return self.reader.read(start, stop) * self.gain(start, stop)[:, None]
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        return zero_padded(self._inside, self.frames, self.channels, start, stop)
-
-
-class _Chain:
-    """A source and the pointwise steps applied to each of its blocks."""
-
-    def __init__(self, source: _Input | _Scratch, rate: int, channels: int, steps: tuple[Step, ...] = ()) -> None:
-        self.source, self.rate, self.channels, self.steps = source, rate, channels, steps
-
-    @property
-    def frames(self) -> int | None:
-        return self.source.frames
-
-    def then(self, step: Step, channels: int | None = None) -> _Chain:
-        return _Chain(self.source, self.rate, channels or self.channels, self.steps + (step,))
-
-    def blocks(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
-        for block in self.source.blocks(start, stop):
-            for step in self.steps:
-                block = step(block)
-            yield block
 
 
 class _Clipped(Exception):
@@ -232,13 +91,13 @@ class _StreamedEdit:
         report(task, 0, total)
         return lambda frames: report(task, frames, total)
 
-    def _frames(self, chain: _Chain) -> int:
+    def _frames(self, chain: Chain) -> int:
         """The chain's exact length: a lossy input's header is not exact, so it is decoded once."""
         if chain.frames is None and self.info.subtype not in formats.LOSSY_SUBTYPES:
             chain.source.frames = self.info.frames  # the header of an uncompressed file is exact (checked)
         return chain.frames if chain.frames is not None else self.measure(chain)[0]
 
-    def levels(self, chain: _Chain) -> np.ndarray:
+    def levels(self, chain: Chain) -> np.ndarray:
         """20 ms levels of the chain's channel mean (dsp/levels.py), in one pass."""
         meter = LevelMeter(chain.rate)
         tick, frames = self._pass(chain.frames or self.info.frames), 0
@@ -248,7 +107,7 @@ class _StreamedEdit:
             tick(frames)
         return meter.finish()
 
-    def measure(self, chain: _Chain, energy: bool = False) -> tuple[int, float, float, np.ndarray | None]:
+    def measure(self, chain: Chain, energy: bool = False) -> tuple[int, float, float, np.ndarray | None]:
         """(frames, max, min, per-20 ms energy or None) of the chain, in one pass."""
         tick = self._pass(chain.frames or self.info.frames)
         meter = tempo.EnergyMeter(chain.rate) if energy else None
@@ -261,7 +120,7 @@ class _StreamedEdit:
             tick(frames)
         return frames, high, low, meter.energy() if meter is not None else None
 
-    def step(self, chain: _Chain, op: Operation, in_order: bool = False) -> _Chain:
+    def step(self, chain: Chain, op: Operation, in_order: bool = False) -> Chain:
         """``chain`` followed by ``op``. ``in_order``: nothing after it reads by range."""
         if op.op == "channels":
             have, want = chain.channels, int(op.args["channels"])
@@ -292,7 +151,7 @@ class _StreamedEdit:
                 if notch is None:
                     return chain
                 make = lambda: hum.hum_notch(estimate, chain.rate, chain.channels)  # noqa: E731
-            out = _Chain(_InOrder(chain, lambda blocks: (f.process(b) for f in [make()] for b in blocks)), chain.rate, chain.channels)
+            out = Chain(InOrder(chain, lambda blocks: (f.process(b) for f in [make()] for b in blocks)), chain.rate, chain.channels)
             return out if in_order else self.materialise(out)
         if op.op == "denoise" and op.args.get("method") == "deepfilter":
             from ming_edit.dsp import deepfilter
@@ -300,7 +159,7 @@ class _StreamedEdit:
             limit = GENTLE_LIMIT_DB if op.args.get("gentle") else None
             deepfilter.load_runtime()  # a missing package is one line before any work
             self.notes += deepfilter.notes(chain.rate, chain.channels, limit)
-            out = _Chain(_InOrder(chain, lambda blocks: deepfilter.deep_denoise_blocks(blocks, chain.rate, chain.channels, limit)),
+            out = Chain(InOrder(chain, lambda blocks: deepfilter.deep_denoise_blocks(blocks, chain.rate, chain.channels, limit)),
                          chain.rate, chain.channels)
             return out if in_order else self.materialise(out)
         if op.op == "denoise":
@@ -311,36 +170,36 @@ class _StreamedEdit:
                 tick(stats.length)
             self.notes += classic_notes(op)
             gentle = op.args.get("gentle")
-            out = _Chain(_InOrder(chain, lambda blocks: _gently(denoise_blocks(blocks, stats), chain.blocks()) if gentle
+            out = Chain(InOrder(chain, lambda blocks: gently(denoise_blocks(blocks, stats), chain.blocks()) if gentle
                                   else denoise_blocks(blocks, stats), frames=stats.length), chain.rate, chain.channels)
             return out if in_order else self.materialise(out)
         if op.op in DYNAMICS_OPS:
-            reader = _Reader(chain, self._frames(chain))
+            reader = ChainReader(chain, self._frames(chain))
             curve, note = dynamics_curve(op, reader, chain.rate, on_frames=self._pass(reader.frames))
             self.notes.append(note)
-            return _Chain(_Computed(_TimeEdited(reader, gain=curve)), chain.rate, chain.channels)
+            return Chain(Computed(TimeEdited(reader, gain=curve)), chain.rate, chain.channels)
         if op.op in TIME_OPS:
-            reader = _Reader(chain, self._frames(chain))
+            reader = ChainReader(chain, self._frames(chain))
             if op.op == "fade":
-                edited = _TimeEdited(reader, gain=timeline_edits.fade_gain(reader.frames, chain.rate, op.args))
+                edited = TimeEdited(reader, gain=timeline_edits.fade_gain(reader.frames, chain.rate, op.args))
                 self.notes.append(timeline_edits.fade_note(op.args))
             else:
                 levels, hop = (self.levels(chain), timeline_edits.level_hop(chain.rate)) \
                     if op.op in timeline_edits.NEEDS_LEVELS else (None, 0)
                 plan, note = timeline_edits.build(op.op, op.args, reader.frames, chain.rate, levels, hop)
-                edited = _TimeEdited(reader, timeline=plan)
+                edited = TimeEdited(reader, timeline=plan)
                 self.notes.append(note)
-            return _Chain(_Computed(edited), chain.rate, chain.channels)
+            return Chain(Computed(edited), chain.rate, chain.channels)
         if op.op == "loudness":
             target, ceiling = number_arg(op, "lufs", DEFAULT_LUFS), number_arg(op, "true_peak_db", DEFAULT_TRUE_PEAK)
             check_rate(op, chain.rate)
-            reader = _Reader(chain, self._frames(chain))
+            reader = ChainReader(chain, self._frames(chain))
             signal, notes = plan_loudness(reader, chain.rate, target, ceiling, on_frames=self._pass(reader.frames))
             self.notes += notes
-            return _Chain(_Computed(signal), chain.rate, chain.channels)
+            return Chain(Computed(signal), chain.rate, chain.channels)
         if op.op == "peak" and op.args.get("true_peak"):
             check_rate(op, chain.rate)
-            reader = _Reader(chain, self._frames(chain))
+            reader = ChainReader(chain, self._frames(chain))
             stats = block_statistics(reader, on_frames=self._pass(reader.frames))
             level = TruePeakScanner(reader, chain.rate, stats=stats).true_peak()
             gain, note = peak_gain(level, number_arg(op, "peak_db"), True)
@@ -376,7 +235,7 @@ class _StreamedEdit:
         if high == 0.0 and low == 0.0:  # silence stays silence, at the requested length (as dsp/tempo.py)
             self.planned -= 1
             self._release(chain)
-            return _Chain(_Scratch(None, round(frames * ratio), chain.channels, lambda: None), chain.rate, chain.channels)
+            return Chain(Scratch(None, round(frames * ratio), chain.channels, lambda: None), chain.rate, chain.channels)
         pieces = tempo.piece_count(frames, chain.rate)
         cuts = tempo.quiet_cuts(energy, frames, chain.rate, pieces) if pieces > 1 else [0, frames]
         scale = headroom_scale(np.array([high, low]))
@@ -384,8 +243,8 @@ class _StreamedEdit:
         inverse = 1.0 / scale
         return out.then(lambda block: block * inverse)  # dsp/tempo.py multiplies by the inverse
 
-    def run_sox(self, chain: _Chain, effect: list[str], cuts: list[int], lengths: list[int], scale: float,
-                rate: int) -> _Chain:
+    def run_sox(self, chain: Chain, effect: list[str], cuts: list[int], lengths: list[int], scale: float,
+                rate: int) -> Chain:
         """Each piece chain[cuts[i]:cuts[i+1]] * scale through its own sox process, fitted to
         lengths[i] frames, at its offset in a new scratch file (in parallel, as dsp/tempo.py)."""
         own = ExitStack()
@@ -395,9 +254,9 @@ class _StreamedEdit:
         sox_pieces_to_file(path, pieces, lengths, chain.rate, chain.channels, effect, out_rate=rate,
                            block_frames=BLOCK, tick=self._pass(sum(lengths)))
         self._release(chain)
-        return _Chain(_Scratch(path, sum(lengths), chain.channels, own.close), rate, chain.channels)
+        return Chain(Scratch(path, sum(lengths), chain.channels, own.close), rate, chain.channels)
 
-    def materialise(self, chain: _Chain) -> _Chain:
+    def materialise(self, chain: Chain) -> Chain:
         """``chain`` written to raw float32 scratch for steps that read by range (float32 holds
         24 bits, more than any output format but FLOAT/DOUBLE keeps)."""
         own = ExitStack()
@@ -410,15 +269,15 @@ class _StreamedEdit:
                 f.write(block.astype("<f4").tobytes())
                 frames += block.shape[0]
                 tick(frames)
-        return _Chain(_Scratch(path, frames, chain.channels, own.close), chain.rate, chain.channels)
+        return Chain(Scratch(path, frames, chain.channels, own.close), chain.rate, chain.channels)
 
     @staticmethod
-    def _release(chain: _Chain) -> None:
+    def _release(chain: Chain) -> None:
         """Remove the scratch file a chain reads once nothing reads it any more (disk space)."""
-        if isinstance(chain.source, _Scratch):
+        if isinstance(chain.source, Scratch):
             chain.source.release()
 
-    def write(self, chain: _Chain) -> tuple[int, str | None, float]:
+    def write(self, chain: Chain) -> tuple[int, str | None, float]:
         """Write the output, applying the clipping rule; returns (frames, note, clip gain dB)."""
         peak = None
         if self.measure_output:
@@ -434,7 +293,7 @@ class _StreamedEdit:
                 _, high, low, _ = self.measure(chain)
                 peak = max(high, -low)
 
-    def _write_pass(self, chain: _Chain, gain: float | None, check_clip: bool) -> int:
+    def _write_pass(self, chain: Chain, gain: float | None, check_clip: bool) -> int:
         tick = self._pass(chain.frames or self.info.frames)
         check_clip = check_clip and formats.is_bounded(self.subtype)
         with audio_writer(self.result.output, chain.rate, chain.channels, fmt=self.fmt, subtype=self.subtype,
@@ -462,9 +321,9 @@ def edit_streamed(result: EditResult, fmt: str, subtype: str, options: EditOptio
     for op in stages:
         validate_operation(op)
     edit = _StreamedEdit(result, info, fmt, subtype, options, on_progress, stages)
-    source = _Input(info, edit.stack)
+    source = Input(info, edit.stack)
     with edit.stack:
-        chain = _Chain(source, info.sample_rate, info.channels)
+        chain = Chain(source, info.sample_rate, info.channels)
         for index, op in enumerate(stages):
             chain = edit.step(chain, op, in_order=all(o.op in POINTWISE_OPS for o in stages[index + 1 :]))
             if chain.frames == 0:  # e.g. a one-sample clip made 4x faster: never write an empty file
