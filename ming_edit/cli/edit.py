@@ -31,6 +31,12 @@ class Engine(str, Enum):
     model = "model"
 
 
+class Denoiser(str, Enum):
+    auto = "auto"
+    deepfilter = "deepfilter"
+    classic = "classic"
+
+
 def edit_command(
     input: Path = typer.Argument(..., help="Audio file, or a folder of audio files.", show_default=False),
     instruction: str = typer.Argument(..., help="What to do, e.g. \"normalize for podcasts\".", show_default=False),
@@ -42,6 +48,7 @@ def edit_command(
     model: Optional[Path] = params.MODEL,
     device: str = params.DEVICE,
     dtype: Optional[str] = params.DTYPE,
+    quantize: Optional[str] = params.QUANTIZE,
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (model edits)."),
     recursive: bool = typer.Option(False, "-r", "--recursive", help="Folder input: include subfolders (mirrored under the output folder)."),
     subtype: Optional[str] = typer.Option(None, "--subtype", help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: keep the input's)."),
@@ -54,19 +61,21 @@ def edit_command(
     occurrence: Optional[int] = typer.Option(None, "--occurrence", metavar="N", help="Model word edits: edit only the N-th occurrence of the words (default: every one)."),
     keep_going: bool = typer.Option(False, "--keep-going", help="Model edits: a window the model fails on is left as it was, exit 0 (default: exit 1, the rest written)."),
     whole_clip: bool = typer.Option(False, "--whole-clip", help="Model edits: write the model's whole output, as upstream does, instead of splicing the edit into the original."),
+    denoiser: Denoiser = typer.Option(Denoiser.auto, "--denoiser", case_sensitive=False, help="Denoise steps: auto (DeepFilterNet3 when installed, else classic), deepfilter, classic (MMSE-LSA)."),
 ) -> None:
     """Edit a recording (or a folder of them) as the instruction says."""
     from ming_edit.cli import render
     from ming_edit.dsp.convert import validate_conversion
     from ming_edit.pipelines.edit import edit_file, make_plan
 
-    model_options = params.model_options(model, device, dtype, seed)
+    model_options = params.model_options(model, device, dtype, seed, quantize)
     plan = make_plan(instruction, engine.value)
     validate_conversion(sample_rate, channels)
     options = EditOptions(
         engine=engine.value, overwrite=overwrite, dry_run=dry_run, subtype=subtype, no_limit=no_limit,
         sample_rate=sample_rate, channels=channels, bitrate=bitrate, skip_existing=skip_existing, model=model_options,
         transcript=transcript, occurrence=occurrence, keep_going=keep_going, whole_clip=whole_clip,
+        denoiser=denoiser.value,
     )
     on_cot = render.cot_printer(json_out)
     if input.is_dir():

@@ -14,6 +14,10 @@ MODEL_HELP = "Checkpoint directory (default: $MING_EDIT_MODEL, then the Hugging 
 MODEL = typer.Option(None, "--model", metavar="DIR", help=MODEL_HELP)
 DEVICE = typer.Option("auto", "--device", help="Device: auto, cuda, cuda:N, mps or cpu.")
 DTYPE = typer.Option(None, "--dtype", help="Precision: auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16.")
+QUANTIZE = typer.Option(
+    None, "--quantize", metavar="none|int8|int4|auto",
+    help="Weight-only quantisation of the LLM's linear layers while loading: none, int8, int4, or auto "
+         "(the least that fits the device's free memory; says what it chose). Default: $MING_EDIT_QUANTIZE, else none.")
 OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output file.")
 # speak and clone
 SPEECH_OUTPUT = typer.Option(..., "-o", "--output", help="Output audio file (.wav, .flac, .ogg, ...)")
@@ -22,6 +26,11 @@ PAUSE = typer.Option(0.3, "--pause", min=0.0, max=5.0, help="Silence between sen
 FLOW_SEED = typer.Option(None, "--seed", help="Seed for the flow sampler.")
 
 
-def model_options(model: Optional[Path | str], device: str, dtype: Optional[str], seed: Optional[int]) -> ModelOptions:
-    """The quartet as one validated value (a bad device or dtype is a usage error, exit 2)."""
-    return ModelOptions(model=str(model) if model is not None else None, device=device, dtype=dtype, seed=seed)
+def model_options(model: Optional[Path | str], device: str, dtype: Optional[str], seed: Optional[int],
+                  quantize: Optional[str] = None) -> ModelOptions:
+    """The model options as one validated value (a bad device, dtype or quantize is a usage error,
+    exit 2); the library's notices (what --quantize auto chose) go to stderr."""
+    from ming_edit.cli import render
+
+    return ModelOptions(model=str(model) if model is not None else None, device=device, dtype=dtype, seed=seed,
+                        quantize=quantize, on_notice=render.err)

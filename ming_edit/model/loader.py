@@ -16,6 +16,10 @@ safetensors returns (memory-mapped for large ones: pages come in on first use); 
 copies and releases each shard before the next, so host memory peaks at about one shard above the
 model (benchmarks/load_checkpoint.py). Never unpickles. Untrusted input: see model/checks.py (each
 tensor checked finite as it streams, so a memory-mapped load reads each page once).
+
+``quantize="int8" | "int4"`` (model/quantize.py) quantises each LLM linear weight right after it is
+read and cast, inside the same shard-by-shard stream: the float copy of one tensor exists at a time,
+so host memory peaks near the quantised model plus one shard (benchmarks/quantize_load.py).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from safetensors import SafetensorError, safe_open
 from ming_edit.errors import CheckpointError
 from ming_edit.model.checks import check_finite, check_fits_weights, check_headers, confined_file, few
 from ming_edit.model.config import MingConfig, read_config, read_json_object
+from ming_edit.model.memory import QUANT_MODES, is_quantizable_key, is_quantizable_shape
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -197,6 +202,7 @@ class ModelStack:
     stop_head: Any = None
     text_tokenizer: Any = None
     loaded: tuple[str, ...] = field(default_factory=tuple)
+    quantize: str = "none"  # weight-only quantisation of the LLM's linear layers: none, int8, int4
 
     def require(self, name: str) -> Any:
         """Component ``name``, or CheckpointError if it was not loaded."""
@@ -313,14 +319,26 @@ def _target_dtype(meta: torch.Tensor, stored: torch.dtype, dtype: torch.dtype) -
     return meta.dtype if meta.dtype.is_floating_point else stored
 
 
+def _quantized_keys(expected: dict[str, torch.Tensor], prefix: str, mode: str, device: torch.device) -> set[str]:
+    """Checkpoint keys of the LLM weights ``mode`` quantises: nn.Linear weights of the decoder
+    layers (memory.is_quantizable_key) whose shape suits the format; the rest stay float."""
+    if mode == "none":
+        return set()
+    return {k for k, t in expected.items() if k.startswith(prefix) and is_quantizable_key(k)
+            and isinstance(t, torch.nn.Parameter) and is_quantizable_shape(tuple(t.shape), mode, device.type)}
+
+
 def _stream(files: CheckpointFiles, wanted_keys: dict[str, torch.Tensor], aliases: dict[str, str],
-            device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """Read every wanted key once, shard by shard, onto ``device``; returns key -> tensor."""
+            device: torch.device, dtype: torch.dtype, quantized: set[str] | None = None,
+            mode: str = "none") -> dict[str, torch.Tensor]:
+    """Read every wanted key once, shard by shard, onto ``device``; returns key -> tensor. Keys
+    in ``quantized`` are quantised (``mode``) as soon as they are read, before the next key."""
     source_of = {k: aliases.get(k, k) for k in wanted_keys}
     sources = sorted(set(source_of.values()))
     # Shapes and dtypes from the headers first, so a bad tensor fails before any data is read.
     check_headers({k: files.header(source_of[k]) for k in wanted_keys}, wanted_keys, files.root)
     by_source: dict[str, torch.Tensor] = {}
+    since_trim = 0  # float bytes quantised since the heap was last trimmed
     first_user = {}
     for key, source in source_of.items():
         first_user.setdefault(source, key)
@@ -333,16 +351,53 @@ def _stream(files: CheckpointFiles, wanted_keys: dict[str, torch.Tensor], aliase
             # .to() returns the same (mmap-backed) tensor when nothing changes: no copy on CPU fp32.
             by_source[key] = stored.to(device=device, dtype=target)
             check_finite(key, by_source[key], stored, path)
+            if quantized and key in quantized:
+                from ming_edit.model.quantize import quantize_weight
+
+                by_source[key] = quantize_weight(by_source[key], mode)  # the float copy is dropped here
             if by_source[key] is stored:
                 untouched.append(key)
             else:
                 converted = True
+                since_trim += stored.numel() * 4  # casts and quantising leave float32 / int32-sized garbage
             del stored
+            if since_trim >= TRIM_EVERY_BYTES:
+                trim_host_heap()
+                since_trim = 0
         if converted:  # a kept mmap view would pin this whole (now read) shard in memory
             for key in untouched:
                 by_source[key] = by_source[key].clone()
         files.release(path)  # free this shard's mapping before reading the next one
+        if converted:
+            trim_host_heap()  # and the casting / quantising temporaries malloc would keep
+            since_trim = 0
     return {k: (by_source[s].clone() if s != k else by_source[s]) for k, s in source_of.items()}
+
+
+def trim_host_heap() -> None:
+    """Give freed heap memory back to the OS (glibc malloc_trim; a no-op elsewhere).
+
+    Casting and quantising frees as much float memory as it allocates, in tensors of a few MB that
+    glibc serves from its heap and keeps after free, fragmented between the small quantised tensors
+    that stay: measured ~2.3 x the float32 bytes quantised (~9 x the int8 result), so without trims
+    a quantised load's RSS would grow like the float model. The loader trims after each converted
+    shard and every TRIM_EVERY_BYTES of converted tensors counted at 4 bytes an element (a trim
+    costs a few ms).
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM: Any = None
+TRIM_EVERY_BYTES = 16 * 2**20
 
 
 def _finish(module: torch.nn.Module, state: dict[str, torch.Tensor], device: torch.device, name: str) -> None:
@@ -362,12 +417,15 @@ def load_stack(
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
     strict: bool = True,
+    quantize: str = "none",
 ) -> ModelStack:
     """Load a Ming-UniAudio (or MingTok-Audio) checkpoint directory.
 
     ``components``: "all" (every component the checkpoint has), a task name of TASK_COMPONENTS
     ("asr", "tts", "edit", "tokenizer") or component names. ``dtype`` defaults to bf16 on CUDA and
-    fp32 on CPU. ``strict=False`` turns unexpected checkpoint keys into a warning. Raises
+    fp32 on CPU. ``strict=False`` turns unexpected checkpoint keys into a warning. ``quantize``
+    ("none", "int8", "int4"): weight-only quantisation of the LLM's linear layers while loading
+    (model/quantize.py; an unsupported device / build raises DeviceError first). Raises
     CheckpointError with one line naming what is wrong and the checkpoint path.
     """
     ckpt = Path(path)
@@ -375,6 +433,14 @@ def load_stack(
     names = resolve_components(config, components, ckpt)
     device = torch.device(device)
     dtype = dtype or default_dtype(device)
+    if quantize not in QUANT_MODES:
+        raise ValueError(f"unknown quantisation {quantize!r}; known: {', '.join(QUANT_MODES)}")
+    if "llm" not in names:
+        quantize = "none"
+    if quantize != "none":
+        from ming_edit.model.quantize import check_supported
+
+        check_supported(quantize, device, dtype)
     files = CheckpointFiles.discover(ckpt)
     check_fits_weights(config, len(files.key_to_file), files.total_bytes(), str(ckpt))
     modules = {n: _build_on_meta(n, config, ckpt) for n in available_components(config)}
@@ -388,9 +454,10 @@ def load_stack(
         text_tokenizer = TextTokenizer.from_dir(ckpt)
 
     wanted = {k: t for n in names for k, t in expected[n].items()}
-    tensors = _stream(files, wanted, aliases, device, dtype)
+    quantized = _quantized_keys(wanted, prefix_for("llm", config), quantize, device) if "llm" in names else set()
+    tensors = _stream(files, wanted, aliases, device, dtype, quantized, quantize)
     stack = ModelStack(path=ckpt, config=config, device=device, dtype=dtype, loaded=names,
-                       text_tokenizer=text_tokenizer)
+                       text_tokenizer=text_tokenizer, quantize=quantize)
     for name in names:
         prefix = prefix_for(name, config)
         state = {k[len(prefix):]: tensors[k] for k in expected[name]}

@@ -60,31 +60,105 @@ def make_noise(seed: int | None) -> Any:
 
 # ----- one model load per process -----
 
-_STACKS: dict[tuple[str, str, str], "ModelStack"] = {}
+_STACKS: dict[tuple[str, str, str, str], "ModelStack"] = {}
 
 
-def get_stack(model_dir: Path, task: str, device: "torch.device", dtype: "torch.dtype") -> "ModelStack":
+def get_stack(model_dir: Path, task: str, device: "torch.device", dtype: "torch.dtype",
+              quantize: str = "none") -> "ModelStack":
     """The loaded stack for ``task``; a stack already holding every needed component is reused."""
     from ming_edit.model import loader
 
-    key = (str(Path(model_dir).resolve()), str(device), str(dtype))
+    key = (str(Path(model_dir).resolve()), str(device), str(dtype), quantize)
     cached = _STACKS.get(key)
     if cached is not None and set(loader.TASK_COMPONENTS[task]) <= set(cached.loaded):
         return cached
     with oom_guard():
-        stack = loader.load_stack(model_dir, task, device=device, dtype=dtype)
+        stack = loader.load_stack(model_dir, task, device=device, dtype=dtype, quantize=quantize)
     _STACKS[key] = stack
     return stack
 
 
 def open_stack(options: ModelOptions, role: str) -> "ModelStack":
-    """Find the checkpoint for ``role`` (hub rules; a missing model is said first), pick device
-    and dtype, load (or reuse) it."""
+    """Find the checkpoint for ``role`` (hub rules; a missing model is said first), pick device,
+    dtype and quantisation (``--quantize auto`` and the will-it-fit check: plan_quantize), load
+    (or reuse) it."""
     from ming_edit.model.hub import resolve_model_dir
 
     model_dir = resolve_model_dir(options.model, role)
     device = select_device(options.device)
-    return get_stack(model_dir, role, device, select_dtype(options, device))
+    dtype = select_dtype(options, device)
+    quantize = plan_quantize(options, model_dir, role, device, dtype)
+    return get_stack(model_dir, role, device, dtype, quantize)
+
+
+def _supported(mode: str, device: "torch.device", dtype: "torch.dtype") -> bool:
+    from ming_edit.model.quantize import check_supported
+
+    try:
+        check_supported(mode, device, dtype)
+    except DeviceError:
+        return False
+    return True
+
+
+def plan_quantize(options: ModelOptions, model_dir: Path, task: str, device: "torch.device",
+                  dtype: "torch.dtype") -> str:
+    """The concrete quantisation (none, int8, int4) for this load, decided before any weight is read.
+
+    An explicit mode the device / build cannot run -> DeviceError (model/quantize.check_supported).
+    Then the memory estimate (model/memory.py: weights from the safetensors headers + KV cache and
+    activations for 30 s) is compared with the device's free memory: ``auto`` takes the least
+    quantisation that fits with memory.MARGIN and HEADROOM_BYTES and reports its choice through
+    ``options.on_notice``; an explicit mode whose estimate exceeds the free memory -> one DeviceError
+    line with needed vs free and the --quantize / --device that would fit.
+    """
+    import torch
+
+    from ming_edit.model import memory
+    from ming_edit.model.loader import TASK_COMPONENTS
+
+    requested = options.resolved_quantize()
+    root = str(Path(model_dir).resolve())
+    for (path, dev, dt, mode), stack in _STACKS.items():  # already loaded in this process: reused as is
+        if (path, dev, dt) == (root, str(device), str(dtype)) and requested in ("auto", mode) and \
+                set(TASK_COMPONENTS[task]) <= set(stack.loaded):
+            return mode
+    if requested not in ("auto", "none"):
+        from ming_edit.model.quantize import check_supported
+
+        check_supported(requested, device, dtype)
+    headers = memory.read_headers(model_dir)
+    act_bytes = torch.empty((), dtype=dtype).element_size()
+
+    def estimates(mode: str, on: str = device.type) -> "memory.Estimate":
+        return memory.estimate(model_dir, mode, act_bytes, task, on, headers=headers)
+
+    def alternatives() -> str:
+        fits = []
+        for mode in memory.QUANT_MODES:
+            if mode != requested and _supported(mode, device, dtype):
+                est = estimates(mode)
+                if memory.needed_with_margin(est, device.type) <= (free or 0):
+                    fits.append(f"--quantize {mode} (~{memory.gb(est.total)}) would fit")
+                    break
+        if device.type != "cpu":
+            host = memory.host_available_bytes()
+            cpu_bytes = torch.empty((), dtype=torch.float32).element_size()
+            for mode in memory.QUANT_MODES:
+                est = memory.estimate(model_dir, mode, cpu_bytes, task, "cpu", headers=headers)
+                if host is not None and memory.needed_with_margin(est, "cpu") <= host and \
+                        _supported(mode, torch.device("cpu"), torch.float32):
+                    flag = "" if mode == "none" else f" --quantize {mode}"
+                    fits.append(f"--device cpu{flag} (~{memory.gb(est.total)}, {memory.gb(host)} free) would fit")
+                    break
+        return "; ".join(fits)
+
+    free = memory.device_free_bytes(device)
+    choice = memory.choose(requested, device.type, free, estimates,
+                           lambda mode: _supported(mode, device, dtype), alternatives)
+    if choice.note and options.on_notice is not None:
+        options.on_notice(choice.note)
+    return choice.mode
 
 
 def clear_cache() -> None:
@@ -118,12 +192,14 @@ def oom_guard() -> Iterator[None]:
         yield
     except torch.cuda.OutOfMemoryError:
         _release_gpu_memory()
-        raise DeviceError("out of GPU memory; try --dtype bf16, --device cpu, or a shorter input") from None
+        raise DeviceError("out of GPU memory; try --quantize int8 (or int4), --dtype bf16, --device cpu, "
+                          "or a shorter input") from None
     except RuntimeError as err:
         if "out of memory" not in str(err).lower():
             raise
         _release_gpu_memory()
-        raise DeviceError("out of memory; try --dtype bf16, --device cpu, or a shorter input") from None
+        raise DeviceError("out of memory; try --quantize int8 (or int4), --dtype bf16, --device cpu, "
+                          "or a shorter input") from None
 
 
 def _release_gpu_memory() -> None:

@@ -3,6 +3,10 @@
 A fixture directory holds a checkpoint (config.json, weights, tokenizer files) next to cases.json /
 cases.safetensors, like tests/golden. Every case goes through its registered runner; a case without a
 runner, or whose runner raises, fails with the error message instead of aborting the run.
+
+With ``quantize="int8" | "int4"`` the LLM is loaded quantised and the cases that run it are judged
+by dev/conformance/quantized.py (relative error and greedy-token agreement against the float32
+goldens, with the looser tolerances documented there); every other case keeps its recorded tolerance.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ class ConformanceCheck(OutputCheck):
 
     error: str | None = None
     seconds: float = 0.0
+    rel_err: float | None = None  # quantised runs: relative L2 error against float32
+    rel_tol: float | None = None
+    agreement: float | None = None  # quantised runs: share of greedy tokens equal to float32's
+    status: str | None = None  # quantised runs of LLM cases: pass, FAIL or diverged (see quantized.py)
 
 
 def load_fixture_set(directory: str | Path) -> GoldenSet:
@@ -50,8 +58,28 @@ def _failed(case: GoldenCase, output: str, error: str, seconds: float) -> Confor
                             float(spec.get("rtol", 0.0)), bool(spec.get("exact")), False, error, seconds)
 
 
+def _quantized_checks(case: GoldenCase, produced: dict[str, torch.Tensor], mode: str,
+                      seconds: float) -> list[ConformanceCheck]:
+    from ming_edit.dev.conformance.quantized import judge_case
+
+    expected = {name: case.expected(name) for name in case.spec["outputs"]}
+    judged = {r.output: r for r in judge_case(case.runner, produced, expected, mode)}
+    checks = []
+    for name in case.spec["outputs"]:
+        r = judged.get(name)
+        if r is None:
+            checks.append(_failed(case, name, "runner did not return this output", seconds))
+            continue
+        got, want = produced[name].detach().cpu(), expected[name]
+        max_abs = float((got.double() - want.double()).abs().max()) if got.shape == want.shape and got.numel() else float("inf")
+        checks.append(ConformanceCheck(case.name, name, max_abs, 0.0, 0.0, not want.is_floating_point(), r.passed,
+                                       r.note if r.status == "FAIL" else None, seconds, r.rel_err, r.rel_tol,
+                                       r.agreement, r.status if r.note is None or r.status == "FAIL" else f"{r.status}: {r.note}"))
+    return checks
+
+
 def check_case(stack, case: GoldenCase) -> list[ConformanceCheck]:
-    """Run one case and compare every recorded output."""
+    """Run one case and compare every recorded output (a quantised stack's LLM cases: quantized.py)."""
     start = time.perf_counter()
     try:
         if case.runner not in all_runners():
@@ -61,6 +89,12 @@ def check_case(stack, case: GoldenCase) -> list[ConformanceCheck]:
         message = f"{type(err).__name__}: {err}".splitlines()[0]
         return [_failed(case, name, message, time.perf_counter() - start) for name in case.spec["outputs"]]
     seconds = time.perf_counter() - start
+    mode = getattr(stack, "quantize", "none")
+    if mode != "none":
+        from ming_edit.dev.conformance.quantized import LLM_RUNNERS
+
+        if case.runner in LLM_RUNNERS:
+            return _quantized_checks(case, produced, mode, seconds)
     checks = []
     for name in case.spec["outputs"]:
         if name not in produced:
@@ -82,9 +116,11 @@ def run_conformance(
     *,
     cases: Sequence[str] | None = None,
     device: str | torch.device = "cpu",
+    quantize: str = "none",
 ) -> list[ConformanceCheck]:
-    """Load the checkpoint in ``directory`` (every component it has, float32) and check every case
-    of the fixture set there (or only ``cases``). Raises CheckpointError for a bad directory."""
+    """Load the checkpoint in ``directory`` (every component it has, float32; the LLM's linear
+    layers quantised when ``quantize`` is int8 / int4) and check every case of the fixture set
+    there (or only ``cases``). Raises CheckpointError for a bad directory."""
     from ming_edit.model.loader import load_stack
 
     fixtures = load_fixture_set(directory)
@@ -95,7 +131,7 @@ def run_conformance(
         if unknown:
             raise CheckpointError(f"{directory}: no such cases: {', '.join(unknown)}")
         selected = [c for c in selected if c.name in set(cases)]
-    stack = load_stack(directory, "all", device=device, dtype=torch.float32)
+    stack = load_stack(directory, "all", device=device, dtype=torch.float32, quantize=quantize)
     results: list[ConformanceCheck] = []
     for case in selected:
         results.extend(check_case(stack, case))
