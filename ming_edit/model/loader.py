@@ -37,7 +37,8 @@ from safetensors import SafetensorError, safe_open
 from ming_edit.errors import CheckpointError
 from ming_edit.model.checks import check_finite, check_fits_weights, check_headers, confined_file, few
 from ming_edit.model.config import MingConfig, read_config, read_json_object
-from ming_edit.model.memory import QUANT_MODES, is_quantizable_key, is_quantizable_shape
+from ming_edit.model.memory import QUANT_MODES
+from ming_edit.model.quantize import TRIM_EVERY_BYTES, quantized_keys, trim_host_heap
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -319,15 +320,6 @@ def _target_dtype(meta: torch.Tensor, stored: torch.dtype, dtype: torch.dtype) -
     return meta.dtype if meta.dtype.is_floating_point else stored
 
 
-def _quantized_keys(expected: dict[str, torch.Tensor], prefix: str, mode: str, device: torch.device) -> set[str]:
-    """Checkpoint keys of the LLM weights ``mode`` quantises: nn.Linear weights of the decoder
-    layers (memory.is_quantizable_key) whose shape suits the format; the rest stay float."""
-    if mode == "none":
-        return set()
-    return {k for k, t in expected.items() if k.startswith(prefix) and is_quantizable_key(k)
-            and isinstance(t, torch.nn.Parameter) and is_quantizable_shape(tuple(t.shape), mode, device.type)}
-
-
 def _stream(files: CheckpointFiles, wanted_keys: dict[str, torch.Tensor], aliases: dict[str, str],
             device: torch.device, dtype: torch.dtype, quantized: set[str] | None = None,
             mode: str = "none") -> dict[str, torch.Tensor]:
@@ -372,32 +364,6 @@ def _stream(files: CheckpointFiles, wanted_keys: dict[str, torch.Tensor], aliase
             trim_host_heap()  # and the casting / quantising temporaries malloc would keep
             since_trim = 0
     return {k: (by_source[s].clone() if s != k else by_source[s]) for k, s in source_of.items()}
-
-
-def trim_host_heap() -> None:
-    """Give freed heap memory back to the OS (glibc malloc_trim; a no-op elsewhere).
-
-    Casting and quantising frees as much float memory as it allocates, in tensors of a few MB that
-    glibc serves from its heap and keeps after free, fragmented between the small quantised tensors
-    that stay: measured ~2.3 x the float32 bytes quantised (~9 x the int8 result), so without trims
-    a quantised load's RSS would grow like the float model. The loader trims after each converted
-    shard and every TRIM_EVERY_BYTES of converted tensors counted at 4 bytes an element (a trim
-    costs a few ms).
-    """
-    global _MALLOC_TRIM
-    if _MALLOC_TRIM is None:
-        try:
-            import ctypes
-
-            _MALLOC_TRIM = ctypes.CDLL(None).malloc_trim
-        except (OSError, AttributeError):
-            _MALLOC_TRIM = False
-    if _MALLOC_TRIM:
-        _MALLOC_TRIM(0)
-
-
-_MALLOC_TRIM: Any = None
-TRIM_EVERY_BYTES = 16 * 2**20
 
 
 def _finish(module: torch.nn.Module, state: dict[str, torch.Tensor], device: torch.device, name: str) -> None:
@@ -454,7 +420,7 @@ def load_stack(
         text_tokenizer = TextTokenizer.from_dir(ckpt)
 
     wanted = {k: t for n in names for k, t in expected[n].items()}
-    quantized = _quantized_keys(wanted, prefix_for("llm", config), quantize, device) if "llm" in names else set()
+    quantized = quantized_keys(wanted, prefix_for("llm", config), quantize, device) if "llm" in names else set()
     tensors = _stream(files, wanted, aliases, device, dtype, quantized, quantize)
     stack = ModelStack(path=ckpt, config=config, device=device, dtype=dtype, loaded=names,
                        text_tokenizer=text_tokenizer, quantize=quantize)
