@@ -65,7 +65,7 @@ def check_supported(mode: str, device: torch.device, dtype: torch.dtype) -> None
             from torchao.prototype.quantization.int4 import PrototypeInt4WeightOnlyConfig  # noqa: F401
         except ImportError:
             raise DeviceError("--quantize int4 on CPU needs torchao's Int4OpaqueTensor "
-                              f"(torchao.prototype.quantization.int4, torchao >= 0.18); use --quantize int8") from None
+                              "(torchao.prototype.quantization.int4, torchao >= 0.18); use --quantize int8") from None
         return
     if device.type == "cuda":
         if dtype != torch.bfloat16:
