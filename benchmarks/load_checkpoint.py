@@ -31,24 +31,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def structure_config() -> dict:
-    """The 16B-A3B layout (layer / expert / block counts) with narrow widths."""
+def structure_config(hidden: int = 256, expert_width: int = 112, audio_layers: int = 12, dit_depth: int = 6) -> dict:
+    """The 16B-A3B layout (layer / expert / block counts) with narrow widths (the LLM's hidden
+    size and expert width, the audio tokenizer's depth and the flow head's depth given)."""
     from benchmarks.checkpoints import golden_config
 
     cfg = golden_config()
     cfg["llm_config"].update(
-        vocab_size=157184, hidden_size=256, intermediate_size=1024, num_hidden_layers=28,
+        vocab_size=157184, hidden_size=hidden, intermediate_size=1024, num_hidden_layers=28,
         num_attention_heads=4, num_key_value_heads=2, head_dim=128, num_experts=64,
-        num_shared_experts=2, num_experts_per_tok=6, moe_intermediate_size=112,
+        num_shared_experts=2, num_experts_per_tok=6, moe_intermediate_size=expert_width,
         first_k_dense_replace=0, multi_gate=True, max_position_embeddings=32768,
     )
     vae = cfg["audio_tokenizer_config"]
     for part in ("enc_kwargs", "dec_kwargs"):
-        vae[part]["backbone"].update(hidden_size=256, intermediate_size=1024, num_hidden_layers=12,
+        vae[part]["backbone"].update(hidden_size=256, intermediate_size=1024, num_hidden_layers=audio_layers,
                                      num_attention_heads=4, num_key_value_heads=4)
         vae[part]["latent_dim"] = 64
-    vae["semantic_module_kwargs"]["whisper_encoder"] = {"n_state": 256, "n_head": 4, "n_layer": 12}
-    cfg["ditar_config"].update(hidden_size=256, depth=6, num_heads=4)
+    vae["semantic_module_kwargs"]["whisper_encoder"] = {"n_state": 256, "n_head": 4, "n_layer": audio_layers}
+    cfg["ditar_config"].update(hidden_size=256, depth=dit_depth, num_heads=4)
     return cfg
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks.load_checkpoint import rss_bytes, structure_config  # noqa: E402
 
 ROWS = [  # (label, --quantize, dtype)
     ("none bf16 (mmap)", "none", "bf16"),
@@ -47,28 +48,7 @@ PREFILL, DECODE = 64, 32
 
 def mid_config() -> dict:
     """The 16B-A3B layer / expert counts with narrower widths (~700 M parameters)."""
-    from benchmarks.checkpoints import golden_config
-
-    cfg = golden_config()
-    cfg["llm_config"].update(
-        vocab_size=157184, hidden_size=384, intermediate_size=1024, num_hidden_layers=28,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=128, num_experts=64,
-        num_shared_experts=2, num_experts_per_tok=6, moe_intermediate_size=256,
-        first_k_dense_replace=0, multi_gate=True, max_position_embeddings=32768,
-    )
-    vae = cfg["audio_tokenizer_config"]
-    for part in ("enc_kwargs", "dec_kwargs"):
-        vae[part]["backbone"].update(hidden_size=256, intermediate_size=1024, num_hidden_layers=4,
-                                     num_attention_heads=4, num_key_value_heads=4)
-        vae[part]["latent_dim"] = 64
-    vae["semantic_module_kwargs"]["whisper_encoder"] = {"n_state": 256, "n_head": 4, "n_layer": 4}
-    cfg["ditar_config"].update(hidden_size=256, depth=4, num_heads=4)
-    return cfg
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return structure_config(hidden=384, expert_width=256, audio_layers=4, dit_depth=4)
 
 
 def status_bytes(field: str) -> int:
