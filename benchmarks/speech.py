@@ -21,9 +21,10 @@ SENTENCES = (
     "In the middle of the night, a quiet voice counted from one to twenty.",
 )
 VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-scotland+m3")
+UPSTREAM_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "upstream"  # MIT clips (README there)
 UPSTREAM_CLIPS = (
-    sorted(Path("/work/upstream/Ming-UniAudio/data/wavs").glob("*.wav"))
-    + [Path("/work/upstream/MingTok-Audio/data/1089-134686-0000.flac")]
+    sorted((UPSTREAM_DATA / "Ming-UniAudio" / "data" / "wavs").glob("*.wav"))
+    + [UPSTREAM_DATA / "MingTok-Audio" / "data" / "1089-134686-0000.flac"]
 )
 
 

@@ -356,7 +356,7 @@ def long_pair(minutes: float) -> None:
           f"{a / sr:.2f}-{b / sr:.2f} s), peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
 
 
-UPSTREAM = Path("/work/upstream/Ming-UniAudio/data")
+UPSTREAM = speech.UPSTREAM_DATA / "Ming-UniAudio" / "data"
 # upstream's demo outputs of the edit model (data/output) and the inputs they were made from
 REAL_PAIRS = (("del", "00004768-00000024"), ("ins", "00004768-00000024"), ("sub", "00004768-00000024"),
               ("time_stretch", "00004768-00000024"), ("pitch_shift", "00004768-00000024"),

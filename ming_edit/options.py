@@ -1,6 +1,6 @@
 """Options and results of the user tasks, as frozen dataclasses (no torch, no numpy).
 
-ModelOptions is the model/device/dtype/seed/quantize set every model command takes; it validates the
+ModelOptions is the model/device/dtype/seed/quantize/offload set every model command takes; it validates the
 names once, here, so the CLI and the library agree on what is accepted.
 """
 
@@ -24,6 +24,8 @@ DTYPE_NAMES = {
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 QUANTIZE_CHOICES = ("none", "int8", "int4", "auto")  # as model/memory.py QUANTIZE_CHOICES
 QUANTIZE_ENV = "MING_EDIT_QUANTIZE"
+OFFLOAD_CHOICES = ("none", "experts")  # as model/memory.py OFFLOAD_CHOICES
+OFFLOAD_ENV = "MING_EDIT_OFFLOAD"
 NoticeCallback = Callable[[str], None]  # one line the CLI shows on stderr (e.g. what --quantize auto chose)
 
 CotCallback = Callable[[str, str], None]  # (raw CoT text, CoT with edit spans as [MASK])
@@ -40,6 +42,9 @@ class ModelOptions:
     # weight-only quantisation of the LLM's linear layers: none, int8, int4, auto (the least that
     # fits the device's free memory); None: $MING_EDIT_QUANTIZE, else none
     quantize: str | None = None
+    # "experts": the LLM's routed experts stay in host memory (GPUs smaller than the model);
+    # None: $MING_EDIT_OFFLOAD, else none
+    offload: str | None = None
     on_notice: NoticeCallback | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -51,6 +56,8 @@ class ModelOptions:
             raise UsageError(f"unknown dtype '{self.dtype}'; use auto, fp32, bf16 or fp16")
         if self.quantize is not None:
             object.__setattr__(self, "quantize", _quantize_name(self.quantize, "--quantize"))
+        if self.offload is not None:
+            object.__setattr__(self, "offload", _offload_name(self.offload, "--offload"))
 
     def resolved_quantize(self) -> str:
         """none, int8, int4 or auto: the option, else $MING_EDIT_QUANTIZE (checked here, when a
@@ -59,6 +66,13 @@ class ModelOptions:
             return self.quantize
         from_env = os.environ.get(QUANTIZE_ENV, "").strip()
         return _quantize_name(from_env, QUANTIZE_ENV) if from_env else "none"
+
+    def resolved_offload(self) -> str:
+        """none or experts: the option, else $MING_EDIT_OFFLOAD, else none."""
+        if self.offload is not None:
+            return self.offload
+        from_env = os.environ.get(OFFLOAD_ENV, "").strip()
+        return _offload_name(from_env, OFFLOAD_ENV) if from_env else "none"
 
     @property
     def dtype_name(self) -> str:
@@ -70,6 +84,13 @@ def _quantize_name(value: str, source: str) -> str:
     name = str(value).strip().lower()
     if name not in QUANTIZE_CHOICES:
         raise UsageError(f"unknown {source} value '{value}'; use none, int8, int4 or auto")
+    return name
+
+
+def _offload_name(value: str, source: str) -> str:
+    name = str(value).strip().lower()
+    if name not in OFFLOAD_CHOICES:
+        raise UsageError(f"unknown {source} value '{value}'; use none or experts")
     return name
 
 

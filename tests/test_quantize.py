@@ -315,7 +315,8 @@ def test_models_list_shows_header_memory(app, sharded, monkeypatch, tmp_path):
     assert cells[5:8] == sizes  # bf16, int8, int4: the bytes a load really holds
     from ming_edit.model.config import read_config
 
-    assert cells[8] == _size(memory.runtime_bytes(read_config(sharded), 30.0, 2))
+    assert cells[8] == _size(memory.estimate(sharded, "int4", 2, "all", "cuda", offload="experts").weights)
+    assert cells[9] == _size(memory.runtime_bytes(read_config(sharded), 30.0, 2))
     assert "KV cache and activations for 30 s" in result.output
 
 

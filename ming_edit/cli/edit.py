@@ -49,6 +49,7 @@ def edit_command(
     device: str = params.DEVICE,
     dtype: Optional[str] = params.DTYPE,
     quantize: Optional[str] = params.QUANTIZE,
+    offload: Optional[str] = params.OFFLOAD,
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (model edits)."),
     recursive: bool = typer.Option(False, "-r", "--recursive", help="Folder input: include subfolders (mirrored under the output folder)."),
     subtype: Optional[str] = typer.Option(None, "--subtype", help="Output sample format, e.g. PCM_16, PCM_24, FLOAT (default: keep the input's)."),
@@ -68,7 +69,7 @@ def edit_command(
     from ming_edit.dsp.convert import validate_conversion
     from ming_edit.pipelines.edit import edit_file, make_plan
 
-    model_options = params.model_options(model, device, dtype, seed, quantize)
+    model_options = params.model_options(model, device, dtype, seed, quantize, offload)
     plan = make_plan(instruction, engine.value)
     validate_conversion(sample_rate, channels)
     options = EditOptions(

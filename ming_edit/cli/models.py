@@ -26,8 +26,9 @@ def models_list(
     from ming_edit.model import hub
 
     table = Table(title="Ming-UniAudio checkpoints")
-    for column in ("name", "repo", "role", "size", "VRAM", "bf16", "int8", "int4", "+30 s", "local"):
-        table.add_column(column, justify="right" if column in ("bf16", "int8", "int4", "+30 s") else "left")
+    numbers = ("bf16", "int8", "int4", "int4 offload", "+30 s")
+    for column in ("name", "repo", "role", "size", "VRAM", *numbers, "local"):
+        table.add_column(column, justify="right" if column in numbers else "left")
     cuda_int4: list[str] = []
     for entry in hub.load_registry():
         found = hub.find_in_cache(entry)
@@ -51,8 +52,9 @@ def models_list(
         console = Console(width=400)
     console.print(table)
     console.print("bf16 / int8 / int4: weight memory from the checkpoint's tensor shapes (--quantize int8 / int4 "
-                  "quantise the LLM's linear layers; the rest stays bf16); +30 s: KV cache and activations for "
-                  "30 s of audio (bf16, batch 1). '-': no local copy.", highlight=False)
+                  "quantise the LLM's linear layers; the rest stays bf16); int4 offload: what stays on the GPU "
+                  "with --quantize int4 --offload experts (the routed experts go to host memory); +30 s: KV cache "
+                  "and activations for 30 s of audio (bf16, batch 1). '-': no local copy.", highlight=False)
     for line in cuda_int4:
         console.print(line, highlight=False)
     if os.environ.get(hub.MODEL_ENV):
@@ -60,22 +62,23 @@ def models_list(
 
 
 def _memory_cells(directory: Optional[Path], name: str, cuda_int4: list[str]) -> list[str]:
-    """[bf16, int8, int4, runtime] for a local checkpoint directory, '-' when there is none, the
-    one-line reason when its headers cannot be read."""
+    """[bf16, int8, int4, int4 with expert offload, runtime] for a local checkpoint directory, '-'
+    when there is none, the one-line reason when its headers cannot be read."""
     from ming_edit.model import memory
 
     if directory is None:
-        return ["-"] * 4
+        return ["-"] * 5
     try:
         headers = memory.read_headers(directory)
         est = {m: memory.estimate(directory, m, 2, "all", "cpu", headers=headers) for m in memory.QUANT_MODES}
         on_cuda = memory.estimate(directory, "int4", 2, "all", "cuda", headers=headers)
+        offloaded = memory.estimate(directory, "int4", 2, "all", "cuda", headers=headers, offload="experts")
     except MingEditError as err:
-        return ["?", "?", "?", str(err)[:60]]
+        return ["?", "?", "?", "?", str(err)[:60]]
     if on_cuda.weights != est["int4"].weights:
         cuda_int4.append(f"{name}: int4 on CUDA (tinygemm pads in_features to 1024): {_size(on_cuda.weights)}")
     return [_size(est["none"].weights), _size(est["int8"].weights), _size(est["int4"].weights),
-            _size(est["none"].runtime)]
+            _size(offloaded.weights), _size(est["none"].runtime)]
 
 
 def _size(n: int) -> str:

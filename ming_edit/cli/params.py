@@ -18,6 +18,10 @@ QUANTIZE = typer.Option(
     None, "--quantize", metavar="none|int8|int4|auto",
     help="Weight-only quantisation of the LLM's linear layers while loading: none, int8, int4, or auto "
          "(the least that fits the device's free memory; says what it chose). Default: $MING_EDIT_QUANTIZE, else none.")
+OFFLOAD = typer.Option(
+    None, "--offload", metavar="none|experts",
+    help="experts: keep the LLM's routed experts in host memory, for a GPU smaller than the model "
+         "(attention, routers and shared experts stay on the GPU). Default: $MING_EDIT_OFFLOAD, else none.")
 OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output file.")
 # speak and clone
 SPEECH_OUTPUT = typer.Option(..., "-o", "--output", help="Output audio file (.wav, .flac, .ogg, ...)")
@@ -27,10 +31,10 @@ FLOW_SEED = typer.Option(None, "--seed", help="Seed for the flow sampler.")
 
 
 def model_options(model: Optional[Path | str], device: str, dtype: Optional[str], seed: Optional[int],
-                  quantize: Optional[str] = None) -> ModelOptions:
-    """The model options as one validated value (a bad device, dtype or quantize is a usage error,
-    exit 2); the library's notices (what --quantize auto chose) go to stderr."""
+                  quantize: Optional[str] = None, offload: Optional[str] = None) -> ModelOptions:
+    """The model options as one validated value (a bad device, dtype, quantize or offload is a usage
+    error, exit 2); the library's notices (what --quantize auto chose) go to stderr."""
     from ming_edit.cli import render
 
     return ModelOptions(model=str(model) if model is not None else None, device=device, dtype=dtype, seed=seed,
-                        quantize=quantize, on_notice=render.err)
+                        quantize=quantize, offload=offload, on_notice=render.err)

@@ -25,6 +25,7 @@ def transcribe_command(
     device: str = params.DEVICE,
     dtype: Optional[str] = params.DTYPE,
     quantize: Optional[str] = params.QUANTIZE,
+    offload: Optional[str] = params.OFFLOAD,
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the tokenizer's posterior sample."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Chunks of a long file decoded together."),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="Token limit per chunk."),
@@ -35,7 +36,7 @@ def transcribe_command(
     from ming_edit.pipelines.transcribe import output_format, read_hotwords, transcribe_inputs
     from ming_edit.speech.subtitles import Transcript, render as render_transcripts
 
-    model_options = params.model_options(model, device, dtype, seed, quantize)
+    model_options = params.model_options(model, device, dtype, seed, quantize, offload)
     fmt = output_format(fmt, output)
     hotwords = tuple(read_hotwords(context)) if context is not None else ()
     options = TranscribeOptions(fmt=fmt, lang=lang, hotwords=hotwords, batch_size=batch_size,
@@ -81,6 +82,7 @@ def speak_command(
     device: str = params.DEVICE,
     dtype: Optional[str] = params.DTYPE,
     quantize: Optional[str] = params.QUANTIZE,
+    offload: Optional[str] = params.OFFLOAD,
     seed: Optional[int] = params.FLOW_SEED,
     overwrite: bool = params.OVERWRITE,
 ) -> None:
@@ -88,7 +90,7 @@ def speak_command(
     from ming_edit.options import SpeakOptions
     from ming_edit.pipelines.speak import speak
 
-    model_options = params.model_options(model, device, dtype, seed, quantize)
+    model_options = params.model_options(model, device, dtype, seed, quantize, offload)
     options = SpeakOptions(sample_rate=sample_rate, pause=pause, overwrite=overwrite)
     with render.task_progress() as on_progress:
         result = speak(_read_text(text), output, voice=voice, voice_text=voice_text, options=options,
@@ -107,6 +109,7 @@ def clone_command(
     device: str = params.DEVICE,
     dtype: Optional[str] = params.DTYPE,
     quantize: Optional[str] = params.QUANTIZE,
+    offload: Optional[str] = params.OFFLOAD,
     seed: Optional[int] = params.FLOW_SEED,
     overwrite: bool = params.OVERWRITE,
 ) -> None:
@@ -114,7 +117,7 @@ def clone_command(
     from ming_edit.options import SpeakOptions
     from ming_edit.pipelines.speak import clone
 
-    model_options = params.model_options(model, device, dtype, seed, quantize)
+    model_options = params.model_options(model, device, dtype, seed, quantize, offload)
     options = SpeakOptions(sample_rate=sample_rate, pause=pause, overwrite=overwrite)
     with render.task_progress() as on_progress:
         result = clone(reference, _read_text(text), output, ref_text=ref_text, options=options,

@@ -20,6 +20,7 @@ tensor checked finite as it streams, so a memory-mapped load reads each page onc
 ``quantize="int8" | "int4"`` (model/quantize.py) quantises each LLM linear weight right after it is
 read and cast, inside the same shard-by-shard stream: the float copy of one tensor exists at a time,
 so host memory peaks near the quantised model plus one shard (benchmarks/quantize_load.py).
+``offload="experts"`` streams the routed experts to host memory instead (model/offload.py).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from safetensors import SafetensorError, safe_open
 from ming_edit.errors import CheckpointError
 from ming_edit.model.checks import check_finite, check_fits_weights, check_headers, confined_file, few
 from ming_edit.model.config import MingConfig, read_config, read_json_object
-from ming_edit.model.memory import QUANT_MODES
+from ming_edit.model.memory import OFFLOAD_CHOICES, QUANT_MODES, is_routed_expert_key
+from ming_edit.model.offload import HOST as OFFLOAD_HOST
 from ming_edit.model.quantize import TRIM_EVERY_BYTES, quantized_keys, trim_host_heap
 
 SINGLE_FILE = "model.safetensors"
@@ -204,6 +206,7 @@ class ModelStack:
     text_tokenizer: Any = None
     loaded: tuple[str, ...] = field(default_factory=tuple)
     quantize: str = "none"  # weight-only quantisation of the LLM's linear layers: none, int8, int4
+    offload: str = "none"  # "experts": the LLM's routed experts in host memory (model/offload.py)
 
     def require(self, name: str) -> Any:
         """Component ``name``, or CheckpointError if it was not loaded."""
@@ -322,9 +325,10 @@ def _target_dtype(meta: torch.Tensor, stored: torch.dtype, dtype: torch.dtype) -
 
 def _stream(files: CheckpointFiles, wanted_keys: dict[str, torch.Tensor], aliases: dict[str, str],
             device: torch.device, dtype: torch.dtype, quantized: set[str] | None = None,
-            mode: str = "none") -> dict[str, torch.Tensor]:
-    """Read every wanted key once, shard by shard, onto ``device``; returns key -> tensor. Keys
-    in ``quantized`` are quantised (``mode``) as soon as they are read, before the next key."""
+            mode: str = "none", host_keys: set[str] | None = None) -> dict[str, torch.Tensor]:
+    """Read every wanted key once, shard by shard, onto ``device`` (keys in ``host_keys``: host
+    memory); returns key -> tensor. Keys in ``quantized`` are quantised (``mode``) as soon as they
+    are read, before the next key."""
     source_of = {k: aliases.get(k, k) for k in wanted_keys}
     sources = sorted(set(source_of.values()))
     # Shapes and dtypes from the headers first, so a bad tensor fails before any data is read.
@@ -341,7 +345,8 @@ def _stream(files: CheckpointFiles, wanted_keys: dict[str, torch.Tensor], aliase
             stored = shard.read(key)
             target = _target_dtype(wanted_keys[first_user[key]], stored.dtype, dtype)
             # .to() returns the same (mmap-backed) tensor when nothing changes: no copy on CPU fp32.
-            by_source[key] = stored.to(device=device, dtype=target)
+            on = OFFLOAD_HOST if host_keys and key in host_keys else device
+            by_source[key] = stored.to(device=on, dtype=target)
             check_finite(key, by_source[key], stored, path)
             if quantized and key in quantized:
                 from ming_edit.model.quantize import quantize_weight
@@ -384,6 +389,7 @@ def load_stack(
     dtype: torch.dtype | None = None,
     strict: bool = True,
     quantize: str = "none",
+    offload: str = "none",
 ) -> ModelStack:
     """Load a Ming-UniAudio (or MingTok-Audio) checkpoint directory.
 
@@ -391,7 +397,8 @@ def load_stack(
     ("asr", "tts", "edit", "tokenizer") or component names. ``dtype`` defaults to bf16 on CUDA and
     fp32 on CPU. ``strict=False`` turns unexpected checkpoint keys into a warning. ``quantize``
     ("none", "int8", "int4"): weight-only quantisation of the LLM's linear layers while loading
-    (model/quantize.py; an unsupported device / build raises DeviceError first). Raises
+    (model/quantize.py; an unsupported device / build raises DeviceError first). ``offload``
+    ("none", "experts"): the LLM's routed experts stay in host memory (model/offload.py). Raises
     CheckpointError with one line naming what is wrong and the checkpoint path.
     """
     ckpt = Path(path)
@@ -403,10 +410,16 @@ def load_stack(
         raise ValueError(f"unknown quantisation {quantize!r}; known: {', '.join(QUANT_MODES)}")
     if "llm" not in names:
         quantize = "none"
+    if offload not in OFFLOAD_CHOICES:
+        raise ValueError(f"unknown offload {offload!r}; known: {', '.join(OFFLOAD_CHOICES)}")
+    if "llm" not in names or config.llm is None or config.llm.num_experts is None:
+        offload = "none"  # nothing to offload
     if quantize != "none":
         from ming_edit.model.quantize import check_supported
 
         check_supported(quantize, device, dtype)
+        if offload != "none":  # the offloaded experts are quantised in the host's layout
+            check_supported(quantize, OFFLOAD_HOST, dtype)
     files = CheckpointFiles.discover(ckpt)
     check_fits_weights(config, len(files.key_to_file), files.total_bytes(), str(ckpt))
     modules = {n: _build_on_meta(n, config, ckpt) for n in available_components(config)}
@@ -420,13 +433,19 @@ def load_stack(
         text_tokenizer = TextTokenizer.from_dir(ckpt)
 
     wanted = {k: t for n in names for k, t in expected[n].items()}
-    quantized = quantized_keys(wanted, prefix_for("llm", config), quantize, device) if "llm" in names else set()
-    tensors = _stream(files, wanted, aliases, device, dtype, quantized, quantize)
+    llm_prefix = prefix_for("llm", config)
+    host_keys = {k for k in wanted if offload != "none" and k.startswith(llm_prefix) and is_routed_expert_key(k)}
+    quantized = quantized_keys(wanted, llm_prefix, quantize, device, host_keys) if "llm" in names else set()
+    tensors = _stream(files, wanted, aliases, device, dtype, quantized, quantize, host_keys)
     stack = ModelStack(path=ckpt, config=config, device=device, dtype=dtype, loaded=names,
-                       text_tokenizer=text_tokenizer, quantize=quantize)
+                       text_tokenizer=text_tokenizer, quantize=quantize, offload=offload)
     for name in names:
         prefix = prefix_for(name, config)
         state = {k[len(prefix):]: tensors[k] for k in expected[name]}
         _finish(modules[name], state, device, name)
         setattr(stack, name, modules[name])
+    if offload == "experts":
+        from ming_edit.model.offload import offload_experts
+
+        offload_experts(stack.llm, device)
     return stack

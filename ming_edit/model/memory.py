@@ -19,6 +19,14 @@ text); KV cache = layers x 2 x kv_heads x head_dim x P x act bytes; activations 
 prefill working set: P x (8 x hidden + qkv width + 3 x top_k x moe width) x act bytes + heads x P^2 x
 4 (attention scores, float32) + the audio tokenizer's frames x 16 x width x 4 + 16 waveform copies
 at 16 kHz in float32. It is an estimate (batch 1), documented with its margin in ``fits``.
+
+Expert offload (``offload="experts"``, model/offload.py): the LLM's routed experts
+(``is_routed_expert_key``) live in host memory, in the host's (CPU) layout - ``offloaded_bytes``;
+everything else stays on the device, which also needs one routed expert (the largest: gate + up +
+down) in its own layout as the transient copy a long prefill moves over - ``weight_bytes(...,
+offload="experts")``. That copy is conservative for int4: CPU-packed int4 experts never move.
+Runtime is unchanged (activations and KV cache stay on the device); ``Estimate.total`` is still what
+the device needs and ``Estimate.offloaded`` what the host must hold besides.
 """
 
 from __future__ import annotations
@@ -44,11 +52,17 @@ MAX_HEADER_BYTES = 100 * 2**20  # a safetensors header larger than this is refus
 MARGIN = 1.10
 HEADROOM_BYTES = {"cpu": 1 * 2**30, "cuda": 1 * 2**30, "mps": 1 * 2**30}  # runtime, CUDA context, allocator
 SKIP_CHECK_ENV = "MING_EDIT_SKIP_MEMORY_CHECK"  # "1": load even when the estimate says it will not fit
+OFFLOAD_CHOICES = ("none", "experts")  # --offload: "experts" keeps the LLM's routed experts in host memory
+OFFLOAD_ENV = "MING_EDIT_OFFLOAD"
 
 # The LLM's linear weights that --quantize int8 / int4 quantise (under the checkpoint prefix "model.").
 _QUANTIZABLE = re.compile(
     r"model\.model\.layers\.\d+\.(?:attention\.(?:query_key_value|dense)"
     r"|mlp\.(?:experts\.\d+\.|shared_experts\.)?(?:gate_proj|up_proj|down_proj))\.weight"
+)
+# The LLM's routed experts (shared experts excluded): what --offload experts keeps in host memory.
+_ROUTED_EXPERT = re.compile(
+    r"model\.model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(?:gate_proj|up_proj|down_proj)\.weight"
 )
 _KEEP_STORED = ("istft.window", "rotary_embed.inv_freq")  # persistent buffers: dtype as declared (float32)
 _FLOAT = ("F64", "F32", "F16", "BF16")
@@ -77,6 +91,11 @@ GB = 1e9
 def is_quantizable_key(key: str) -> bool:
     """Whether checkpoint key ``key`` is an LLM linear weight that quantisation applies to."""
     return _QUANTIZABLE.fullmatch(key) is not None
+
+
+def is_routed_expert_key(key: str) -> bool:
+    """Whether checkpoint key ``key`` is a routed expert's weight (``--offload experts`` moves it to the host)."""
+    return _ROUTED_EXPERT.fullmatch(key) is not None
 
 
 def int4_group(in_features: int) -> int:
@@ -189,22 +208,48 @@ def task_keys(headers: dict[str, Any], task: str, kind: str = "bailingmm") -> li
     return list(keys)
 
 
+def _tensor_bytes(key: str, shape: tuple[int, ...], dtype: str, mode: str, act_bytes: int, device: str) -> int:
+    """Bytes one checkpoint tensor takes once loaded (see the module note)."""
+    numel = 1
+    for d in shape:
+        numel *= d
+    if dtype not in _FLOAT or key.endswith(_KEEP_STORED):
+        return numel * _stored_bytes(dtype)
+    if is_quantizable_key(key) and len(shape) == 2:
+        return quantized_bytes(shape, mode, act_bytes, device)
+    return numel * act_bytes
+
+
+def _check_offload(offload: str) -> None:
+    if offload not in OFFLOAD_CHOICES:
+        raise ValueError(f"unknown offload {offload!r}; known: {', '.join(OFFLOAD_CHOICES)}")
+
+
 def weight_bytes(headers: dict[str, tuple[tuple[int, ...], str]], mode: str, act_bytes: int = 2,
-                 task: str = "all", kind: str = "bailingmm", device: str = "cpu") -> int:
-    """Bytes the loaded weights of ``task`` take under ``mode`` with float tensors in ``act_bytes``."""
+                 task: str = "all", kind: str = "bailingmm", device: str = "cpu", offload: str = "none") -> int:
+    """Bytes the loaded weights of ``task`` take on ``device`` under ``mode`` with float tensors in
+    ``act_bytes``. ``offload="experts"``: the routed experts are left out, except the largest single
+    expert (its gate + up + down in the device's layout: the transient working copy)."""
+    _check_offload(offload)
     total = 0
+    experts: dict[tuple[str, str], int] = {}  # (layer, expert) -> device bytes
     for key in task_keys(headers, task, kind):
         shape, dtype = headers[key]
-        numel = 1
-        for d in shape:
-            numel *= d
-        if dtype not in _FLOAT or key.endswith(_KEEP_STORED):
-            total += numel * _stored_bytes(dtype)
-        elif is_quantizable_key(key) and len(shape) == 2:
-            total += quantized_bytes(shape, mode, act_bytes, device)
+        size = _tensor_bytes(key, shape, dtype, mode, act_bytes, device)
+        routed = _ROUTED_EXPERT.fullmatch(key) if offload == "experts" else None
+        if routed:
+            experts[routed.groups()] = experts.get(routed.groups(), 0) + size
         else:
-            total += numel * act_bytes
-    return total
+            total += size
+    return total + max(experts.values(), default=0)
+
+
+def offloaded_bytes(headers: dict[str, tuple[tuple[int, ...], str]], mode: str, act_bytes: int = 2,
+                    task: str = "all", kind: str = "bailingmm") -> int:
+    """Host bytes of the routed experts of ``task`` under ``--offload experts`` (the host's layout:
+    int4 packed for the CPU kernel); 0 when the checkpoint (or the task) has none."""
+    return sum(_tensor_bytes(key, *headers[key], mode, act_bytes, "cpu")
+               for key in task_keys(headers, task, kind) if is_routed_expert_key(key))
 
 
 def runtime_bytes(config: Any, seconds: float = 30.0, act_bytes: int = 2) -> int:
@@ -233,23 +278,26 @@ def runtime_bytes(config: Any, seconds: float = 30.0, act_bytes: int = 2) -> int
 @dataclass(frozen=True)
 class Estimate:
     mode: str
-    weights: int
+    weights: int  # on the device (under offload: all but the routed experts, plus one of them)
     runtime: int
+    offloaded: int = 0  # host bytes of the routed experts under --offload experts
 
     @property
     def total(self) -> int:
+        """What the device needs: weights + runtime (the offloaded experts are the host's)."""
         return self.weights + self.runtime
 
 
 def estimate(root: str | Path, mode: str, act_bytes: int = 2, task: str = "all", device: str = "cpu",
-             seconds: float = 30.0, headers: dict | None = None) -> Estimate:
+             seconds: float = 30.0, headers: dict | None = None, offload: str = "none") -> Estimate:
     """Weights (from the headers) + runtime estimate of checkpoint ``root`` for ``task``."""
     from ming_edit.model.config import read_config
 
     config = read_config(Path(root))
     headers = read_headers(root) if headers is None else headers
-    weights = weight_bytes(headers, mode, act_bytes, task, config.kind, device)
-    return Estimate(mode, weights, runtime_bytes(config, seconds, act_bytes))
+    weights = weight_bytes(headers, mode, act_bytes, task, config.kind, device, offload)
+    offloaded = offloaded_bytes(headers, mode, act_bytes, task, config.kind) if offload == "experts" else 0
+    return Estimate(mode, weights, runtime_bytes(config, seconds, act_bytes), offloaded)
 
 
 # ---- free memory and the choice --------------------------------------------------------------------
@@ -321,8 +369,9 @@ def choose(requested: str, device_type: str, free: int | None, estimates: Callab
         est = estimates(requested)
         if est.total > free:
             hint = alternatives()
+            host = f"; + {gb(est.offloaded)} of experts in host memory" if est.offloaded else ""
             raise DeviceError(f"the model needs ~{gb(est.total)} on {device_type} with --quantize {requested} "
-                              f"(weights {gb(est.weights)} + KV/activations for 30 s {gb(est.runtime)}) but "
+                              f"(weights {gb(est.weights)} + KV/activations for 30 s {gb(est.runtime)}{host}) but "
                               f"{gb(free)} is free; {hint or 'no --quantize or device here fits'} "
                               f"(or set {SKIP_CHECK_ENV}=1 to try anyway)")
         return Choice(requested, est, free)

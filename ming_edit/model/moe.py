@@ -70,16 +70,19 @@ class Router(nn.Module):
 
 
 def dispatch_experts(
-    x: torch.Tensor, ids: torch.Tensor, weights: torch.Tensor, experts: nn.ModuleList
+    x: torch.Tensor, ids: torch.Tensor, weights: torch.Tensor, experts: nn.ModuleList,
+    run: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Weighted sum of each token's top-k expert outputs, running every expert once on the
-    tokens routed to it (token slots sorted by expert id).
+    tokens routed to it (token slots sorted by expert id). ``run(expert_id, rows)`` replaces
+    ``experts[expert_id](rows)`` (expert offload: model/offload.py).
 
     x [N, H]; ids [N, k]; weights [N, k] float32 -> [N, H] in x's dtype.
     """
+    run = run or (lambda expert_id, rows: experts[expert_id](rows))
     n_tokens, k = ids.shape
     if n_tokens == 1:  # a decode step: run the token's experts directly (same per-expert GEMMs)
-        slot_outputs = torch.cat([experts[e](x) for e in ids[0].tolist()], dim=0)
+        slot_outputs = torch.cat([run(e, x) for e in ids[0].tolist()], dim=0)
         mixed = (slot_outputs.view(1, k, -1).float() * weights.unsqueeze(-1)).sum(dim=1)
         return mixed.to(x.dtype)
     flat_ids = ids.reshape(-1)
@@ -91,7 +94,7 @@ def dispatch_experts(
     for expert_id, count in enumerate(counts):
         if count:
             end = start + count
-            sorted_outputs[start:end] = experts[expert_id](sorted_inputs[start:end])
+            sorted_outputs[start:end] = run(expert_id, sorted_inputs[start:end])
             start = end
     slot_outputs = torch.empty_like(sorted_outputs)
     slot_outputs[order] = sorted_outputs
@@ -123,6 +126,7 @@ class SparseMoE(nn.Module):
         if cfg.num_shared_experts is not None:
             width = cfg.moe_intermediate_size * cfg.num_shared_experts
             self.shared_experts = SwiGLU(cfg.hidden_size, width, cfg.hidden_act)
+        self.placement = None  # an offload.ExpertPlacement when the routed experts live in host memory
 
     def route(self, x: torch.Tensor, audio_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """x [N, H], audio_mask [N] bool or None -> (ids [N, k], weights [N, k])."""
@@ -139,7 +143,8 @@ class SparseMoE(nn.Module):
         flat = x.reshape(-1, hidden)
         flat_audio = audio_mask.reshape(-1).bool() if audio_mask is not None else None
         ids, weights = self.route(flat, flat_audio)
-        out = dispatch_experts(flat, ids, weights, self.experts).view(batch, length, hidden)
+        run = self.placement.run if self.placement is not None else None
+        out = dispatch_experts(flat, ids, weights, self.experts, run).view(batch, length, hidden)
         if self.shared_experts is not None and self.shared_experts.gate_proj.out_features > 0:
             out = out + self.shared_experts(x)
         return out

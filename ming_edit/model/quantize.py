@@ -136,13 +136,16 @@ def storage_bytes(tensor: torch.Tensor) -> int:
     return tensor.numel() * tensor.element_size()
 
 
-def quantized_keys(expected: dict[str, torch.Tensor], prefix: str, mode: str, device: torch.device) -> set[str]:
+def quantized_keys(expected: dict[str, torch.Tensor], prefix: str, mode: str, device: torch.device,
+                   host_keys: set[str] = frozenset()) -> set[str]:
     """Checkpoint keys of the LLM weights ``mode`` quantises: nn.Linear weights of the decoder
-    layers (memory.is_quantizable_key) whose shape suits the format; the rest stay float."""
+    layers (memory.is_quantizable_key) whose shape suits the format on their device (``host_keys``,
+    offloaded experts: the CPU's); the rest stay float."""
     if mode == "none":
         return set()
     return {k for k, t in expected.items() if k.startswith(prefix) and is_quantizable_key(k)
-            and isinstance(t, torch.nn.Parameter) and is_quantizable_shape(tuple(t.shape), mode, device.type)}
+            and isinstance(t, torch.nn.Parameter)
+            and is_quantizable_shape(tuple(t.shape), mode, "cpu" if k in host_keys else device.type)}
 
 
 def trim_host_heap() -> None:

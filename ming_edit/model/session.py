@@ -60,35 +60,36 @@ def make_noise(seed: int | None) -> Any:
 
 # ----- one model load per process -----
 
-_STACKS: dict[tuple[str, str, str, str], "ModelStack"] = {}
+_STACKS: dict[tuple[str, str, str, str, str], "ModelStack"] = {}
 
 
 def get_stack(model_dir: Path, task: str, device: "torch.device", dtype: "torch.dtype",
-              quantize: str = "none") -> "ModelStack":
+              quantize: str = "none", offload: str = "none") -> "ModelStack":
     """The loaded stack for ``task``; a stack already holding every needed component is reused."""
     from ming_edit.model import loader
 
-    key = (str(Path(model_dir).resolve()), str(device), str(dtype), quantize)
+    key = (str(Path(model_dir).resolve()), str(device), str(dtype), quantize, offload)
     cached = _STACKS.get(key)
     if cached is not None and set(loader.TASK_COMPONENTS[task]) <= set(cached.loaded):
         return cached
     with oom_guard():
-        stack = loader.load_stack(model_dir, task, device=device, dtype=dtype, quantize=quantize)
+        stack = loader.load_stack(model_dir, task, device=device, dtype=dtype, quantize=quantize, offload=offload)
     _STACKS[key] = stack
     return stack
 
 
 def open_stack(options: ModelOptions, role: str) -> "ModelStack":
     """Find the checkpoint for ``role`` (hub rules; a missing model is said first), pick device,
-    dtype and quantisation (``--quantize auto`` and the will-it-fit check: plan_quantize), load
-    (or reuse) it."""
+    dtype, expert offload and quantisation (``--quantize auto`` and the will-it-fit check:
+    plan_quantize), load (or reuse) it."""
     from ming_edit.model.hub import resolve_model_dir
 
     model_dir = resolve_model_dir(options.model, role)
     device = select_device(options.device)
     dtype = select_dtype(options, device)
-    quantize = plan_quantize(options, model_dir, role, device, dtype)
-    return get_stack(model_dir, role, device, dtype, quantize)
+    offload = options.resolved_offload()
+    quantize = plan_quantize(options, model_dir, role, device, dtype, offload)
+    return get_stack(model_dir, role, device, dtype, quantize, offload)
 
 
 def _supported(mode: str, device: "torch.device", dtype: "torch.dtype") -> bool:
@@ -102,7 +103,7 @@ def _supported(mode: str, device: "torch.device", dtype: "torch.dtype") -> bool:
 
 
 def plan_quantize(options: ModelOptions, model_dir: Path, task: str, device: "torch.device",
-                  dtype: "torch.dtype") -> str:
+                  dtype: "torch.dtype", offload: str = "none") -> str:
     """The concrete quantisation (none, int8, int4) for this load, decided before any weight is read.
 
     An explicit mode the device / build cannot run -> DeviceError (model/quantize.check_supported).
@@ -110,7 +111,8 @@ def plan_quantize(options: ModelOptions, model_dir: Path, task: str, device: "to
     activations for 30 s) is compared with the device's free memory: ``auto`` takes the least
     quantisation that fits with memory.MARGIN and HEADROOM_BYTES and reports its choice through
     ``options.on_notice``; an explicit mode whose estimate exceeds the free memory -> one DeviceError
-    line with needed vs free and the --quantize / --device that would fit.
+    line with needed vs free and the --quantize / --offload / --device that would fit. Under
+    ``offload="experts"`` the device holds all but the routed experts, and the host must hold them.
     """
     import torch
 
@@ -119,8 +121,8 @@ def plan_quantize(options: ModelOptions, model_dir: Path, task: str, device: "to
 
     requested = options.resolved_quantize()
     root = str(Path(model_dir).resolve())
-    for (path, dev, dt, mode), stack in _STACKS.items():  # already loaded in this process: reused as is
-        if (path, dev, dt) == (root, str(device), str(dtype)) and requested in ("auto", mode) and \
+    for (path, dev, dt, mode, off), stack in _STACKS.items():  # already loaded in this process: reused as is
+        if (path, dev, dt, off) == (root, str(device), str(dtype), offload) and requested in ("auto", mode) and \
                 set(TASK_COMPONENTS[task]) <= set(stack.loaded):
             return mode
     if requested not in ("auto", "none"):
@@ -129,9 +131,15 @@ def plan_quantize(options: ModelOptions, model_dir: Path, task: str, device: "to
         check_supported(requested, device, dtype)
     headers = memory.read_headers(model_dir)
     act_bytes = torch.empty((), dtype=dtype).element_size()
+    host_free = memory.host_available_bytes() if device.type != "cpu" else None
 
-    def estimates(mode: str, on: str = device.type) -> "memory.Estimate":
-        return memory.estimate(model_dir, mode, act_bytes, task, on, headers=headers)
+    def estimates(mode: str) -> "memory.Estimate":
+        off = offload if device.type != "cpu" else "none"  # on CPU the host is the device: count it all
+        est = memory.estimate(model_dir, mode, act_bytes, task, device.type, headers=headers, offload=off)
+        if est.offloaded and host_free is not None and est.offloaded > host_free:  # the host side does not fit
+            raise DeviceError(f"--offload experts keeps ~{memory.gb(est.offloaded)} of experts in host memory "
+                              f"(--quantize {mode}) but {memory.gb(host_free)} is free; try --quantize int8 or int4")
+        return est
 
     def alternatives() -> str:
         fits = []
@@ -140,6 +148,15 @@ def plan_quantize(options: ModelOptions, model_dir: Path, task: str, device: "to
                 est = estimates(mode)
                 if memory.needed_with_margin(est, device.type) <= (free or 0):
                     fits.append(f"--quantize {mode} (~{memory.gb(est.total)}) would fit")
+                    break
+        if device.type != "cpu" and offload == "none" and host_free is not None:
+            for mode in memory.QUANT_MODES:
+                est = memory.estimate(model_dir, mode, act_bytes, task, device.type, headers=headers,
+                                      offload="experts")
+                if est.offloaded and memory.needed_with_margin(est, device.type) <= (free or 0) and \
+                        est.offloaded <= host_free and _supported(mode, device, dtype):
+                    flag = "" if mode == "none" else f" --quantize {mode}"
+                    fits.append(f"--offload experts{flag} (~{memory.gb(est.total)} on the GPU) would fit")
                     break
         if device.type != "cpu":
             host = memory.host_available_bytes()

@@ -2,9 +2,11 @@
 the regeneration changed replaced (or the regeneration whole when it changed everything).
 
 Steps: the regenerated audio is resampled to the source rate (dsp/convert, the one resampler);
-log-mel frames of both (mono mixes) are aligned (align.py); each edit's seams go to a quiet point
-of the source near the region's edges (the middle of a pause when one is there), the regenerated
-side following by the path's offsets, so the two sides of a seam hold the same sound; the output
+log-mel frames of both (mono mixes) are aligned (align.py); each interior edit's boundaries are
+the change points between the alignments either side (boundaries.py), and its seams go to the
+quietest point the audio supports there (the middle of a pause when one is there), the regenerated
+side following by the offsets, so the two sides of a seam hold the same sound (edits at either end
+of the recording: a quiet point near the path's region edges); the output
 is joined from source slices, gain-matched regenerated spans and crossfades (join.py). Deletions
 take nothing from the regeneration. Very short edits are dropped (wobbles of the regeneration);
 many edits, or edits covering most of the recording, make the change global.
@@ -20,6 +22,7 @@ from ming_edit.dsp.convert import resample
 from ming_edit.errors import AudioError
 from ming_edit.io.audio import from_float, to_float
 from ming_edit.splice.align import FrameEdit, align
+from ming_edit.splice.boundaries import Candidates, candidates
 from ming_edit.splice.features import envelope, frame_features
 from ming_edit.splice.join import CEILING, Piece, Seams, join
 
@@ -33,6 +36,7 @@ PAUSE_SECONDS = 0.150  # or to the middle of a pause reaching that window, follo
 ENVELOPE_SECONDS = 0.020  # RMS window of the envelopes seams are placed by
 PAUSE_DB = 30.0  # a pause: the envelope this far under the loud level (95th percentile), or twice the floor
 QUIET_RATIO = 1.12  # a flat quiet stretch (a pause) is within this of its lowest point; a seam takes its middle
+POINT_SIDE_FRAMES = 3  # a replacement side shorter than this (30 ms) is a point: an insertion / deletion
 FMAX_HZ = 7600.0  # and never above 0.47 of the lower of the two rates
 
 
@@ -97,12 +101,62 @@ class _Quiet:
         return int(steps[(a + b - 1) // 2]) * self.hop
 
 
+    def pick(self, mask: np.ndarray, lo: int, frame_hop: int, spacing: int = 0) -> int | None:
+        """The quietest sample position x whose nearest frame boundary (boundary f at (f - 0.5)
+        frame hops) ``mask`` allows (boundaries lo .. lo + len - 1); for a deletion, x and
+        x + ``spacing`` together. The middle of the flat quiet stretch holding the lowest point;
+        None when nothing is allowed."""
+        first = max(0, (lo - 1) * frame_hop // self.hop)
+        last = min(self.env.shape[0], (lo + mask.shape[0]) * frame_hop // self.hop + 1)
+        steps = np.arange(first, last)
+        boundary = np.floor(steps * self.hop / frame_hop + 0.5).astype(np.int64) - lo
+        ok = (boundary >= 0) & (boundary < mask.shape[0])
+        ok[ok] = mask[boundary[ok]]
+        steps = steps[ok]
+        if steps.size == 0:
+            return None
+        end = self.env.shape[0] - 1
+        total = self.env[steps] + (self.env[np.clip(steps + spacing // self.hop, 0, end)] if spacing else 0.0)
+        flat = np.zeros(last - first, dtype=bool)
+        flat[steps - first] = total <= QUIET_RATIO * float(total.min()) + 1e-9
+        lowest = int(steps[np.argmin(total)]) - first
+        a, b = next((a, b) for a, b in zip(*_edges(flat)) if a <= lowest < b)
+        return int(first + (a + b - 1) // 2) * self.hop
+
+
 def _edges(flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     edges = np.diff(np.concatenate([[0], flag.astype(np.int8), [0]]))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def _seams(edit: FrameEdit, hop: int, n: int, m: int, quiet: _Quiet) -> Seams:
+def _at_change_points(kind: str, found: Candidates, hop: int, n: int, m: int, quiet: _Quiet) -> Seams | None:
+    """An interior edit's seams at the quietest of the boundaries the audio supports
+    (boundaries.py), the regenerated side following by the re-fitted offsets."""
+    before, after = found.offset_before * hop, found.offset_after * hop
+    if kind == "insert":
+        p = quiet.pick(found.start, found.lo, hop)
+        if p is None:
+            return None
+        r = _clip(p + before, m)
+        return Seams("insert", p, p, r, _clip(r + after - before, m))
+    if kind == "delete":
+        length = before - after
+        p = quiet.pick(found.start, found.lo, hop, length)
+        if p is None:
+            return None
+        p = _clip(p, n - length)
+        return Seams("delete", p, p + length, _clip(p + before, m), _clip(p + before, m))
+    a, b = quiet.pick(found.start, found.lo, hop), quiet.pick(found.end, found.lo, hop)
+    if a is None or b is None or b <= a:
+        return None
+    if b - a < POINT_SIDE_FRAMES * hop and after > before:  # nothing of the source goes: an insertion
+        return _at_change_points("insert", found, hop, n, m, quiet)
+    if (b + after) - (a + before) < POINT_SIDE_FRAMES * hop and before > after:  # nothing comes in: a deletion
+        return _at_change_points("delete", found, hop, n, m, quiet)
+    return Seams("replace", a, _clip(b, n), _clip(a + before, m), _clip(b + after, m))
+
+
+def _seams(edit: FrameEdit, hop: int, n: int, m: int, quiet: _Quiet, found: Candidates | None = None) -> Seams:
     """Frame boundaries -> samples (frame f's boundary is at (f - 0.5) hops), each seam at a quiet
     point of the source near it (the regenerated side follows by the path's offsets).
 
@@ -121,6 +175,10 @@ def _seams(edit: FrameEdit, hop: int, n: int, m: int, quiet: _Quiet) -> Seams:
     s1 = at(edit.src_end, n)
     if edit.src_end > n // hop or edit.reg_end > m // hop:  # the edit ends the recording
         return _replace(quiet, s0, n, r0, m, n, m)
+    if not starts and found is not None:
+        placed = _at_change_points(edit.kind, found, hop, n, m, quiet)
+        if placed is not None:
+            return placed
     if edit.kind == "delete":
         length = max(before - after, 1)
         lo, hi = sorted((s0, s1 - length))
@@ -187,7 +245,7 @@ def splice(source: np.ndarray, sample_rate: int, regenerated: np.ndarray, regene
     quiet = _Quiet(src_mono, sample_rate)
     seams: list[Seams] = []
     for edit in alignment.edits:
-        s = _seams(_tail_edit(edit, fs.frames, fr.frames), fs.hop, n, m, quiet)
+        s = _seams(_tail_edit(edit, fs.frames, fr.frames), fs.hop, n, m, quiet, candidates(edit, fs, fr))
         if seams and (s.src_start <= seams[-1].src_end or s.reg_start <= seams[-1].reg_end):  # seams met: one edit
             prev = seams.pop()
             s = Seams("replace", prev.src_start, max(s.src_end, prev.src_end), prev.reg_start, max(s.reg_end, prev.reg_end))
