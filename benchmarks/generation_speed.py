@@ -1,6 +1,7 @@
 """CPU speed of the generation loops on a mid-size random checkpoint in the released layout.
 
     python benchmarks/generation_speed.py [--threads N] [--ckpt DIR] [--keep] [--repeat N]
+        [--dtype fp32 bf16] [--quantize none int8 int4] [--modes fp32 bf16 int8-fp32 int8-bf16 int4-bf16]
 
 Builds (once, into --ckpt or a temp dir) a random checkpoint with the real structure scaled
 down: Bailing MoE LLM with 3D rope (head_dim 128), GQA, 16 routed experts top-2 + 1 shared,
@@ -9,6 +10,12 @@ Random weights never stop or switch to audio on their own, so the stop head is b
 "continue" (fixed patch budgets) and the lm_head row of <gen_audio> is set so the edit's CoT
 switches to audio after EDIT_TEXT_TOKENS tokens. Reports, for transcribe / speak / edit:
 text tokens/s, audio patches/s (1 patch = 5 frames = 100 ms) and time to first audio.
+
+With several modes (--dtype x --quantize, or --modes; quantisation is load_stack's weight-only
+quantize= of the LLM's linear layers, the rest of the stack stays in the mode's dtype) every mode is
+loaded from the same checkpoint into the same process, the repeats are interleaved (each repeat runs
+every mode once, the order rotated) so load drift on a shared machine hits all alike, and one table
+gives each figure's median with its speed-up against fp32 (median of the per-repeat ratios).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from ming_edit.ops.model_phrasing import edit_instruction  # noqa: E402
 from ming_edit.model.rope import positions_from_attention_mask  # noqa: E402
 from ming_edit.model.text_tokenizer import TextTokenizer  # noqa: E402
 from benchmarks.checkpoints import golden_config, write_checkpoint  # noqa: E402
+from benchmarks.cpu_share import Window  # noqa: E402
 
 SR = 16000
 PATCH = 5
@@ -162,6 +170,71 @@ def median_figures(runs: list[dict]) -> dict:
     return {k: (statistics.median(r[k] for r in runs) if isinstance(v, float) else v) for k, v in runs[0].items()}
 
 
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+QUANTIZE = ("none", "int8", "int4")
+
+
+def parse_mode(mode: str) -> tuple[str, str]:
+    """"fp32" / "bf16" / "int8-fp32" / "int4-bf16" / "none-bf16" / "int8" (fp32) -> (quantize, dtype)."""
+    parts = mode.split("-")
+    quantize = parts[0] if parts[0] in QUANTIZE else "none"
+    rest = parts[1:] if parts[0] in QUANTIZE else parts
+    dtype = rest[0] if rest else "fp32"
+    if len(rest) > 1 or dtype not in DTYPES:
+        raise argparse.ArgumentTypeError(f"mode {mode!r}: expected [none|int8|int4-]fp32|bf16")
+    return quantize, dtype
+
+
+def mode_label(quantize: str, dtype: str) -> str:
+    return dtype if quantize == "none" else f"{quantize}-{dtype}"
+
+
+def model_mib(stack) -> float:
+    """MiB the loaded tensors hold (torchao tensors: quantised values + scales + zeros)."""
+    from ming_edit.model.quantize import is_quantized, storage_bytes
+
+    seen, total = set(), 0
+    for name in stack.loaded:
+        for t in getattr(stack, name).state_dict(keep_vars=True).values():
+            ptr = t.qdata.data_ptr() if is_quantized(t) and hasattr(t, "qdata") else t.data_ptr()
+            if ptr not in seen:
+                seen.add(ptr)
+                total += storage_bytes(t)
+    return total / 2**20
+
+
+# table columns: (header, workload, key, higher is better)
+COLUMNS = (
+    ("transcribe enc+prefill s", "transcribe", "encode+prefill_s", False),
+    ("transcribe text tok/s", "transcribe", "decode_tok_per_s", True),
+    ("speak first audio s", "speak", "time_to_first_audio_s", False),
+    ("speak patches/s", "speak", "patches_per_s", True),
+    ("edit text tok/s", "edit", "text_tok_per_s(incl. prefill)", True),
+    ("edit first audio step s", "edit", "text_phase_s(incl. encode+prefill)", False),
+    ("edit patches/s", "edit", "patches_per_s(incl. final decode)", True),
+)
+
+
+def print_table(labels: list[str], runs: dict[str, list[dict]], base: str, mib: dict[str, float],
+                others: dict[str, list[float]]) -> None:
+    """One markdown row per mode: the median of each figure and, in brackets, the median over the
+    interleaved repeats of its speed-up against ``base`` in the same repeat (rates: mode / base,
+    times: base / mode; > 1 is faster)."""
+    print("| mode | model MiB | " + " | ".join(c[0] for c in COLUMNS) + " | others' CPU % |")
+    print("|---" * (len(COLUMNS) + 3) + "|")
+    for label in labels:
+        cells = []
+        for _, work, key, higher in COLUMNS:
+            values = [r[work][key] for r in runs[label]]
+            pairs = [(r[work][key] / b[work][key]) if higher else (b[work][key] / r[work][key])
+                     for r, b in zip(runs[label], runs[base])]
+            cells.append(f"{statistics.median(values):.3g} ({statistics.median(pairs):.2f}x)")
+        busy = f"{100 * statistics.median(others[label]):.0f}" if others[label] else "?"
+        print(f"| {label} | {mib[label]:.0f} | " + " | ".join(cells) + f" | {busy} |")
+    print(f"(in brackets: speed-up against {base}, median of the per-repeat ratios; > 1 is faster; others' CPU: "
+          "median share of all CPUs other processes used during that mode's runs)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -169,8 +242,17 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temp checkpoint")
     ap.add_argument("--seconds", type=float, default=10.0, help="input audio length for transcribe")
     ap.add_argument("--repeat", type=int, default=1, help="runs per workload; the median of each figure is shown")
+    ap.add_argument("--dtype", nargs="+", choices=list(DTYPES), default=["fp32"],
+                    help="stack dtype(s); every --dtype x --quantize pair is one mode")
+    ap.add_argument("--quantize", nargs="+", choices=list(QUANTIZE), default=["none"],
+                    help="weight-only quantisation of the LLM's linear layers (load_stack(quantize=...))")
+    ap.add_argument("--modes", nargs="+", type=parse_mode, default=None,
+                    help="instead of --dtype x --quantize: e.g. fp32 bf16 int8-fp32 int8-bf16 int4-bf16")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    modes = args.modes or [(q, d) for q in args.quantize for d in args.dtype]
+    modes = list(dict.fromkeys(modes))
+    labels = [mode_label(q, d) for q, d in modes]
     tmp = None
     ckpt = args.ckpt
     if ckpt is None:
@@ -180,23 +262,48 @@ def main() -> None:
         _, t = timed(lambda: write_checkpoint(ckpt, mid_config(), shards=2))
         print(f"wrote {ckpt} in {t:.1f}s")
     size = sum(f.stat().st_size for f in ckpt.glob("*.safetensors")) / 2**20
-    stack, t_load = timed(lambda: load_stack(ckpt, "all"))
-    n_params = sum(p.numel() for name in stack.loaded for p in getattr(stack, name).parameters())
-    print(f"checkpoint {size:.0f} MiB, {n_params / 1e6:.1f} M params, loaded in {t_load:.1f}s; "
-          f"torch threads {args.threads}; load average {os.getloadavg()[0]:.2f}")
-    never_stop(stack)
     tok = TextTokenizer.from_dir(ckpt)
+    stacks, mib = {}, {}
+    for (quantize, dtype), label in zip(modes, labels):
+        stack, t_load = timed(lambda: load_stack(ckpt, "all", dtype=DTYPES[dtype], quantize=quantize))
+        n_params = sum(p.numel() for name in stack.loaded for p in getattr(stack, name).parameters())
+        mib[label] = model_mib(stack)
+        print(f"{label}: checkpoint {size:.0f} MiB, {n_params / 1e6:.1f} M params ({mib[label]:.0f} MiB "
+              f"loaded), loaded in {t_load:.1f}s; torch threads {args.threads}; "
+              f"load average {os.getloadavg()[0]:.2f}", flush=True)
+        never_stop(stack)
+        with torch.inference_mode():
+            force_gen_audio(stack, tok, *edit_inputs(tok, 6.0), seed=5)
+        stacks[label] = stack
     print(f"budgets: transcribe {ASR_NEW_TOKENS} greedy tokens; speak {AUDIO_PATCHES} patches; edit "
           f"{EDIT_TEXT_TOKENS} CoT tokens + <gen_audio>, then {AUDIO_PATCHES} patches (1 patch = {PATCH} frames "
-          f"= {PATCH * 20} ms); cfg 2, 10 solver steps; fp32; median of {args.repeat} run(s)")
+          f"= {PATCH * 20} ms); cfg 2, 10 solver steps; {', '.join(labels)}; median of {args.repeat} run(s)"
+          + ("; modes interleaved, the order rotated each repeat" if len(labels) > 1 else ""))
+    workloads = (("transcribe", lambda s: bench_transcribe(s, tok, args.seconds)),
+                 ("speak", lambda s: bench_speak(s, tok)),
+                 ("edit", lambda s: bench_edit(s, tok, 6.0)))
+    runs: dict[str, list[dict]] = {label: [] for label in labels}
+    loads, others = [], {label: [] for label in labels}
     with torch.inference_mode():
-        force_gen_audio(stack, tok, *edit_inputs(tok, 6.0), seed=5)
-        for name, fn in (("transcribe", lambda: bench_transcribe(stack, tok, args.seconds)),
-                         ("speak", lambda: bench_speak(stack, tok)),
-                         ("edit", lambda: bench_edit(stack, tok, 6.0))):
-            result = median_figures([fn() for _ in range(max(1, args.repeat))])
-            print(f"{name:10s} " + "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                                             for k, v in result.items()), flush=True)
+        for i in range(max(1, args.repeat)):
+            k = i % len(labels)
+            for label in labels[k:] + labels[:k]:
+                window = Window()
+                runs[label].append({name: fn(stacks[label]) for name, fn in workloads})
+                loads.append(os.getloadavg()[0])
+                if window.others() is not None:
+                    others[label].append(window.others())
+    for label in labels:
+        for name, _ in workloads:
+            result = median_figures([r[name] for r in runs[label]])
+            print(f"{label + ' ' if len(labels) > 1 else ''}{name:10s} "
+                  + "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()),
+                  flush=True)
+    if len(labels) > 1:
+        shares = [x for v in others.values() for x in v]
+        print(f"load average during the runs: {min(loads):.2f}-{max(loads):.2f} (1-minute, sampled after each mode)"
+              + (f"; other processes used {100 * min(shares):.0f}-{100 * max(shares):.0f} % of the CPUs" if shares else ""))
+        print_table(labels, runs, "fp32" if "fp32" in labels else labels[0], mib, others)
     if tmp and not args.keep:
         import shutil
 

@@ -39,7 +39,7 @@ from ming_edit.errors import CheckpointError
 from ming_edit.model.checks import check_finite, check_fits_weights, check_headers, confined_file, few
 from ming_edit.model.config import MingConfig, read_config, read_json_object
 from ming_edit.model.memory import OFFLOAD_CHOICES, QUANT_MODES, is_routed_expert_key
-from ming_edit.model.offload import HOST as OFFLOAD_HOST
+from ming_edit.model.offload import HOST as OFFLOAD_HOST, offload_experts
 from ming_edit.model.quantize import TRIM_EVERY_BYTES, quantized_keys, trim_host_heap
 
 SINGLE_FILE = "model.safetensors"
@@ -445,7 +445,5 @@ def load_stack(
         _finish(modules[name], state, device, name)
         setattr(stack, name, modules[name])
     if offload == "experts":
-        from ming_edit.model.offload import offload_experts
-
         offload_experts(stack.llm, device)
     return stack
