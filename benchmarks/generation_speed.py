@@ -248,6 +248,9 @@ def main() -> None:
                     help="weight-only quantisation of the LLM's linear layers (load_stack(quantize=...))")
     ap.add_argument("--modes", nargs="+", type=parse_mode, default=None,
                     help="instead of --dtype x --quantize: e.g. fp32 bf16 int8-fp32 int8-bf16 int4-bf16")
+    ap.add_argument("--max-others", type=float, default=0.2,
+                    help="redo a mode's run (up to 2 times) when other processes used more than this share "
+                         "of the CPUs during it")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     modes = args.modes or [(q, d) for q in args.quantize for d in args.dtype]
@@ -283,16 +286,22 @@ def main() -> None:
                  ("speak", lambda s: bench_speak(s, tok)),
                  ("edit", lambda s: bench_edit(s, tok, 6.0)))
     runs: dict[str, list[dict]] = {label: [] for label in labels}
-    loads, others = [], {label: [] for label in labels}
+    loads, others, redone = [], {label: [] for label in labels}, 0
     with torch.inference_mode():
         for i in range(max(1, args.repeat)):
             k = i % len(labels)
             for label in labels[k:] + labels[:k]:
-                window = Window()
-                runs[label].append({name: fn(stacks[label]) for name, fn in workloads})
+                for attempt in range(3):  # other processes on a 2-core machine slow 2 threads 4-6x
+                    window = Window()
+                    result = {name: fn(stacks[label]) for name, fn in workloads}
+                    busy = window.others()
+                    if busy is None or busy <= args.max_others or attempt == 2:
+                        break
+                    redone += 1
+                runs[label].append(result)
                 loads.append(os.getloadavg()[0])
-                if window.others() is not None:
-                    others[label].append(window.others())
+                if busy is not None:
+                    others[label].append(busy)
     for label in labels:
         for name, _ in workloads:
             result = median_figures([r[name] for r in runs[label]])
@@ -302,7 +311,8 @@ def main() -> None:
     if len(labels) > 1:
         shares = [x for v in others.values() for x in v]
         print(f"load average during the runs: {min(loads):.2f}-{max(loads):.2f} (1-minute, sampled after each mode)"
-              + (f"; other processes used {100 * min(shares):.0f}-{100 * max(shares):.0f} % of the CPUs" if shares else ""))
+              + (f"; other processes used {100 * min(shares):.0f}-{100 * max(shares):.0f} % of the CPUs" if shares else "")
+              + f"; {redone} run(s) redone for other processes above {100 * args.max_others:.0f} %")
         print_table(labels, runs, "fp32" if "fp32" in labels else labels[0], mib, others)
     if tmp and not args.keep:
         import shutil

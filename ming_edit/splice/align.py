@@ -15,7 +15,7 @@ Two passes keep long recordings cheap:
 
 Each row is one vectorised step: the one-sided recursion along a row, D[j] = min(A[j], D[j-1] +
 e[j]), is D = C + cummin(A - C) with C the running sum of e, so no Python loop runs per cell.
-Measured: 3 minutes of speech align in ~2.5 s, 10 minutes in ~7 s (benchmarks/README.md).
+Measured (whole splice()): 10 minutes of speech in 6.7 s, 30 in 21 s, 60 in 44 s (benchmarks/README.md).
 
 Edits: the distance along the path (a pause against a pause counts 0, sound against a pause at
 least ONE_SIDED_COST), smoothed over SMOOTH frames, has cores above THRESHOLD where the regeneration
