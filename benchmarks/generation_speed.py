@@ -172,16 +172,21 @@ def median_figures(runs: list[dict]) -> dict:
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 QUANTIZE = ("none", "int8", "int4")
+# benchmark-only: --quantize int8, then int8_kernels.use_int8pack_mm (aten._weight_int8pack_mm, bf16
+# activations, for inputs of <= 8 rows; prefill keeps torchao's path)
+EXPERIMENTAL = ("int8mm",)
 
 
 def parse_mode(mode: str) -> tuple[str, str]:
-    """"fp32" / "bf16" / "int8-fp32" / "int4-bf16" / "none-bf16" / "int8" (fp32) -> (quantize, dtype)."""
+    """"fp32" / "bf16" / "int8-fp32" / "int4-bf16" / "none-bf16" / "int8" (fp32) / "int8mm-bf16"
+    -> (quantize, dtype)."""
     parts = mode.split("-")
-    quantize = parts[0] if parts[0] in QUANTIZE else "none"
-    rest = parts[1:] if parts[0] in QUANTIZE else parts
+    known = parts[0] in QUANTIZE + EXPERIMENTAL
+    quantize = parts[0] if known else "none"
+    rest = parts[1:] if known else parts
     dtype = rest[0] if rest else "fp32"
     if len(rest) > 1 or dtype not in DTYPES:
-        raise argparse.ArgumentTypeError(f"mode {mode!r}: expected [none|int8|int4-]fp32|bf16")
+        raise argparse.ArgumentTypeError(f"mode {mode!r}: expected [none|int8|int4|int8mm-]fp32|bf16")
     return quantize, dtype
 
 
@@ -247,7 +252,9 @@ def main() -> None:
     ap.add_argument("--quantize", nargs="+", choices=list(QUANTIZE), default=["none"],
                     help="weight-only quantisation of the LLM's linear layers (load_stack(quantize=...))")
     ap.add_argument("--modes", nargs="+", type=parse_mode, default=None,
-                    help="instead of --dtype x --quantize: e.g. fp32 bf16 int8-fp32 int8-bf16 int4-bf16")
+                    help="instead of --dtype x --quantize: e.g. fp32 bf16 int8-fp32 int8-bf16 int4-bf16; also "
+                         "int8mm-fp32 / int8mm-bf16: --quantize int8 with decode steps on aten._weight_int8pack_mm "
+                         "(benchmark-only, int8_kernels.use_int8pack_mm)")
     ap.add_argument("--max-others", type=float, default=0.2,
                     help="redo a mode's run (up to 2 times) when other processes used more than this share "
                          "of the CPUs during it")
@@ -268,7 +275,12 @@ def main() -> None:
     tok = TextTokenizer.from_dir(ckpt)
     stacks, mib = {}, {}
     for (quantize, dtype), label in zip(modes, labels):
-        stack, t_load = timed(lambda: load_stack(ckpt, "all", dtype=DTYPES[dtype], quantize=quantize))
+        stack, t_load = timed(lambda: load_stack(ckpt, "all", dtype=DTYPES[dtype],
+                                                 quantize="int8" if quantize == "int8mm" else quantize))
+        if quantize == "int8mm":
+            from benchmarks.int8_kernels import use_int8pack_mm
+
+            print(f"{label}: {use_int8pack_mm(stack.llm)} LLM linears on aten._weight_int8pack_mm for <= 8 rows")
         n_params = sum(p.numel() for name in stack.loaded for p in getattr(stack, name).parameters())
         mib[label] = model_mib(stack)
         print(f"{label}: checkpoint {size:.0f} MiB, {n_params / 1e6:.1f} M params ({mib[label]:.0f} MiB "
@@ -310,8 +322,9 @@ def main() -> None:
                   flush=True)
     if len(labels) > 1:
         shares = [x for v in others.values() for x in v]
+        busy = f"; other processes used {100 * min(shares):.0f}-{100 * max(shares):.0f} % of the CPUs" if shares else ""
         print(f"load average during the runs: {min(loads):.2f}-{max(loads):.2f} (1-minute, sampled after each mode)"
-              + (f"; other processes used {100 * min(shares):.0f}-{100 * max(shares):.0f} % of the CPUs" if shares else "")
+              + busy
               + f"; {redone} run(s) redone for other processes above {100 * args.max_others:.0f} %")
         print_table(labels, runs, "fp32" if "fp32" in labels else labels[0], mib, others)
     if tmp and not args.keep:
